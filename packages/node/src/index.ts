@@ -1,1 +1,5 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+export * as NodeTransport from "./NodeTransport.ts"
+export * as NodeClient from "./NodeClient.ts"

@@ -1,0 +1,49 @@
+/**
+ * Ready-made Node.js layers: the `Redis` service over Node sockets.
+ *
+ * (`@effect/platform-node` already exports a `NodeRedis` — its wrapper of
+ * the node-redis library — so this module is `NodeClient` to keep the two
+ * apart.)
+ *
+ * @since 0.1.0
+ */
+import * as Redis from "@redis-effect/redis/Redis"
+import * as RedisConfig from "@redis-effect/redis/RedisConfig"
+import type * as RedisError from "@redis-effect/redis/RedisError"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as NodeTransport from "./NodeTransport.ts"
+
+/**
+ * `Redis` for one standalone server, from options or a URL.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Redis.Options): Layer.Layer<Redis.Redis, RedisError.RedisError> =>
+  Redis.layer(options).pipe(Layer.provide(NodeTransport.layer))
+
+/**
+ * `Redis` for one standalone server, with options read from `Config`
+ * (e.g. `NodeClient.layerConfig({ url: Config.String("REDIS_URL") })`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: Config.Wrap<Redis.Options>
+): Layer.Layer<Redis.Redis, RedisError.RedisError | ConfigError.ConfigError> =>
+  Layer.unwrap(Effect.map(Config.unwrap(options), layer))
+
+/**
+ * `Redis` configured from the environment: `REDIS_URL` or `REDIS_HOST` /
+ * `REDIS_PORT`, `REDIS_USERNAME`, `REDIS_PASSWORD`, `REDIS_DB`,
+ * `REDIS_CLIENT_NAME`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFromEnv = (prefix = "REDIS"): Layer.Layer<Redis.Redis, RedisError.RedisError | ConfigError.ConfigError> =>
+  Layer.unwrap(Effect.map(RedisConfig.fromEnv(prefix), layer))

@@ -1,0 +1,62 @@
+/**
+ * The Node.js `Transport`: TCP, TLS and unix-socket connections through
+ * `@effect/platform-node`'s `NodeSocket`.
+ *
+ * It only dials. Handshake, framing and reconnects belong to `Connection`
+ * in the core package.
+ *
+ * @since 0.1.0
+ */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import { Transport } from "@redis-effect/redis/Transport"
+import type * as RedisConfig from "@redis-effect/redis/RedisConfig"
+import * as Duration from "effect/Duration"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+
+const toBuffer = (v: string | Uint8Array): string | Buffer => (typeof v === "string" ? v : Buffer.from(v))
+
+/**
+ * Maps connection options onto `net.connect` / `tls.connect` options.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const open = (options: RedisConfig.ConnectionOptions) => {
+  const openTimeout = options.connectTimeout ?? Duration.seconds(10)
+  const endpoint = options.endpoint
+  // Replies are read in batches of whatever the kernel has; 4096 chunks a pull
+  // is NodeSocket's default and never the limit at these rates.
+  if (endpoint._tag === "Unix") {
+    return NodeSocket.makeNet({ path: endpoint.path, openTimeout })
+  }
+  const keepAliveMs = options.keepAlive === undefined ? 30_000 : Duration.toMillis(Duration.fromInputUnsafe(options.keepAlive))
+  const common = {
+    host: endpoint.host,
+    port: endpoint.port,
+    noDelay: options.noDelay ?? true,
+    keepAlive: keepAliveMs > 0,
+    keepAliveInitialDelay: keepAliveMs,
+    openTimeout
+  }
+  const tls = options.tls
+  if (tls === undefined) return NodeSocket.makeNet(common)
+  const ca = tls.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca.map(toBuffer) : [toBuffer(tls.ca as string | Uint8Array)]
+  return NodeSocket.makeTls({
+    ...common,
+    ...(ca === undefined ? {} : { ca }),
+    ...(tls.cert === undefined ? {} : { cert: toBuffer(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: toBuffer(Redacted.value(tls.key)) }),
+    // SNI must be a host name, not an IP address (Node warns otherwise).
+    servername: tls.servername ?? (/^[\d.]+$|:/.test(endpoint.host) ? "" : endpoint.host),
+    rejectUnauthorized: tls.rejectUnauthorized ?? true
+  })
+}
+
+/**
+ * Provides `Transport` with Node sockets.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({ open })

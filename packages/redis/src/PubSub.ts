@@ -1,0 +1,225 @@
+/**
+ * Subscriptions as `Stream`s: SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE over one
+ * subscriber connection per client, opened on first use.
+ *
+ * Many streams may listen to the same channel; the server is told once.
+ * After a reconnect every live channel and pattern is subscribed again
+ * before anything else is sent. Pub/sub is at-most-once: messages published
+ * while the connection was down are lost (Redis keeps no backlog).
+ *
+ * It does not publish (that is an ordinary command) and does not route shard
+ * channels to cluster nodes (the cluster backend does that with one
+ * `PubSub` per node).
+ *
+ * @since 0.1.0
+ */
+import type * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
+import * as Connection from "./Connection.ts"
+import type * as RedisConfig from "./RedisConfig.ts"
+import * as RedisError from "./RedisError.ts"
+import type { RespValue } from "./Resp.ts"
+import { RespPush } from "./Resp.ts"
+import { Transport } from "./Transport.ts"
+
+/**
+ * A message received on a subscription.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Message {
+  readonly kind: Kind
+  readonly channel: string
+  /** The pattern that matched, for `pattern` subscriptions. */
+  readonly pattern: string | undefined
+  readonly payload: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Kind = "channel" | "pattern" | "shard"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface PubSub {
+  /** Messages for the given channels (or patterns, or shard channels), for as long as the stream runs. */
+  readonly subscribe: (kind: Kind, names: ReadonlyArray<string>) => Stream.Stream<Message, RedisError.RedisError>
+  /** How many (re)subscribe rounds the connection has done: a change means messages may have been missed. */
+  readonly generation: () => number
+}
+
+const verbs = {
+  channel: { sub: "SUBSCRIBE", unsub: "UNSUBSCRIBE", confirm: "subscribe", message: "message" },
+  pattern: { sub: "PSUBSCRIBE", unsub: "PUNSUBSCRIBE", confirm: "psubscribe", message: "pmessage" },
+  shard: { sub: "SSUBSCRIBE", unsub: "SUNSUBSCRIBE", confirm: "ssubscribe", message: "smessage" }
+} as const
+
+const str = (v: RespValue): string =>
+  typeof v === "string" ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v)
+
+/**
+ * A subscriber for one node. The connection opens with the first
+ * subscription and lives as long as the scope.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  options: RedisConfig.ConnectionOptions
+): Effect.Effect<PubSub, never, Scope.Scope | Transport> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const transport = yield* Transport
+    // name -> listeners, per kind. A listener is the queue of one stream.
+    const listeners: Record<Kind, Map<string, Set<Queue.Queue<Message, RedisError.RedisError | Cause.Done>>>> = {
+      channel: new Map(),
+      pattern: new Map(),
+      shard: new Map()
+    }
+    // Confirmations awaited by streams that just subscribed.
+    const confirmations: Record<Kind, Map<string, Array<Deferred.Deferred<void>>>> = {
+      channel: new Map(),
+      pattern: new Map(),
+      shard: new Map()
+    }
+    let generation = 0
+
+    const deliver = (kind: Kind, name: string, message: Message) => {
+      const set = listeners[kind].get(name)
+      if (set === undefined) return
+      for (const queue of set) Queue.offerUnsafe(queue, message)
+    }
+
+    const confirm = (kind: Kind, name: string) => {
+      const waiting = confirmations[kind].get(name)
+      if (waiting === undefined) return
+      confirmations[kind].delete(name)
+      for (const d of waiting) Deferred.doneUnsafe(d, Effect.void)
+    }
+
+    // RESP3 sends pushes; RESP2 sends plain arrays on a subscriber connection.
+    const onPush = (value: RespValue) => {
+      const items = value instanceof RespPush ? value.items : Array.isArray(value) ? value : undefined
+      if (items === undefined || items.length < 2) return
+      const type = str(items[0]).toLowerCase()
+      switch (type) {
+        case "message":
+          return deliver("channel", str(items[1]), {
+            kind: "channel",
+            channel: str(items[1]),
+            pattern: undefined,
+            payload: str(items[2])
+          })
+        case "smessage":
+          return deliver("shard", str(items[1]), {
+            kind: "shard",
+            channel: str(items[1]),
+            pattern: undefined,
+            payload: str(items[2])
+          })
+        case "pmessage":
+          return deliver("pattern", str(items[1]), {
+            kind: "pattern",
+            pattern: str(items[1]),
+            channel: str(items[2]),
+            payload: str(items[3])
+          })
+        case "subscribe":
+          return confirm("channel", str(items[1]))
+        case "psubscribe":
+          return confirm("pattern", str(items[1]))
+        case "ssubscribe":
+          return confirm("shard", str(items[1]))
+      }
+    }
+
+    const resubscribe = (connection: Connection.Connection) =>
+      Effect.gen(function*() {
+        generation++
+        for (const kind of ["channel", "pattern", "shard"] as const) {
+          const names = [...listeners[kind].keys()]
+          if (names.length > 0) yield* connection.sendNoReply([verbs[kind].sub, ...names])
+        }
+      })
+
+    let connection: Connection.Connection | undefined
+    const lock = yield* Semaphore.make(1)
+    const getConnection: Effect.Effect<Connection.Connection> = Semaphore.withPermit(lock)(
+      Effect.suspend(() => {
+        if (connection !== undefined) return Effect.succeed(connection)
+        return Connection.make({ ...options, setInfo: false }, { onPush, onConnect: resubscribe }).pipe(
+          Scope.provide(scope),
+          Effect.provideService(Transport, transport),
+          Effect.tap((c) =>
+            Effect.sync(() => {
+              connection = c
+            })
+          )
+        )
+      })
+    )
+
+    const subscribe = (kind: Kind, names: ReadonlyArray<string>): Stream.Stream<Message, RedisError.RedisError> => {
+      if (names.length === 0) {
+        return Stream.fail(RedisError.invalidArgument(`${verbs[kind].sub} needs at least one name`, verbs[kind].sub))
+      }
+      return Stream.callback<Message, RedisError.RedisError>((queue) =>
+        Effect.acquireRelease(
+          Effect.gen(function*() {
+            const c = yield* getConnection
+            const fresh: Array<string> = []
+            const waits: Array<Deferred.Deferred<void>> = []
+            for (const name of names) {
+              let set = listeners[kind].get(name)
+              if (set === undefined) {
+                set = new Set()
+                listeners[kind].set(name, set)
+                fresh.push(name)
+                const d = Deferred.makeUnsafe<void>()
+                const list = confirmations[kind].get(name) ?? []
+                list.push(d)
+                confirmations[kind].set(name, list)
+                waits.push(d)
+              }
+              set.add(queue)
+            }
+            if (fresh.length > 0) {
+              // While disconnected this waits in the offline queue; onConnect
+              // resubscribes every live name anyway.
+              yield* c.sendNoReply([verbs[kind].sub, ...fresh])
+              yield* Effect.all(waits.map(Deferred.await), { discard: true })
+            }
+            return c
+          }),
+          (c) =>
+            Effect.suspend(() => {
+              const gone: Array<string> = []
+              for (const name of names) {
+                const set = listeners[kind].get(name)
+                if (set === undefined) continue
+                set.delete(queue)
+                if (set.size === 0) {
+                  listeners[kind].delete(name)
+                  gone.push(name)
+                }
+              }
+              return gone.length === 0 || c.status() === "closed"
+                ? Effect.void
+                : Effect.ignore(c.sendNoReply([verbs[kind].unsub, ...gone]))
+            })
+        )
+      )
+    }
+
+    return { subscribe, generation: () => generation }
+  })

@@ -1,0 +1,26 @@
+/**
+ * The transport seam: how a connection gets a byte stream to a server.
+ *
+ * The core package stays platform-agnostic: it speaks to an
+ * `effect/socket/Socket`, and whoever provides `Transport` decides how that
+ * socket is dialled (TCP, TLS or a unix socket through NodeSocket in
+ * `@redis-effect/node`; something else on another runtime). Opening happens
+ * when the socket's reader is acquired, so dial errors surface there.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Socket from "effect/socket/Socket"
+import type { ConnectionOptions } from "./RedisConfig.ts"
+
+/**
+ * Opens sockets to Redis servers.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Transport extends Context.Service<Transport, {
+  /** A socket to `options.endpoint` (with `options.tls` when set); it dials when its reader is acquired. */
+  readonly open: (options: ConnectionOptions) => Effect.Effect<Socket.Socket>
+}>()("@redis-effect/redis/Transport") {}
