@@ -322,6 +322,24 @@ describe("Decoder: streams", () => {
     assert.deepStrictEqual(verbatim, bytes(body))
   })
 
+  it("a platform UTF-8 decoder can be plugged in for strings beyond the short-ASCII loops", () => {
+    const seen: Array<string> = []
+    const decodeUtf8 = (b: Uint8Array, s: number, e: number) => {
+      const out = td.decode(b.subarray(s, e)).toUpperCase()
+      seen.push(out)
+      return out
+    }
+    const long = "x".repeat(30)
+    const wire = bytes(`+ok\r\n-\u00e9rr\r\n*2\r\n$2\r\nab\r\n=34\r\ntxt:${long}\r\n:1\r\n`)
+    assert.deepStrictEqual(decodeChunks([wire], false, { decodeUtf8 }), [
+      "ok",
+      new RespError("\u00c9RR"),
+      ["ab", long.toUpperCase()],
+      1
+    ])
+    assert.deepStrictEqual(seen, ["\u00c9RR", long.toUpperCase()])
+  })
+
   it("buffered counts the bytes held, including a large body being assembled", () => {
     const decoder = new Decoder()
     decoder.feed(bytes("+O"))
