@@ -16,6 +16,19 @@ import * as Redacted from "effect/Redacted"
 
 const toBuffer = (v: string | Uint8Array): string | Buffer => (typeof v === "string" ? v : Buffer.from(v))
 
+// Buffer's native UTF-8 slice, without allocating a Buffer view per call.
+const utf8Slice = (Buffer.prototype as unknown as {
+  readonly utf8Slice: (this: Uint8Array, start: number, end: number) => string
+}).utf8Slice
+
+/**
+ * Decodes `bytes[start, end)` as UTF-8 with Node's native slice.
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const decodeUtf8 = (bytes: Uint8Array, start: number, end: number): string => utf8Slice.call(bytes, start, end)
+
 /**
  * Maps connection options onto `net.connect` / `tls.connect` options.
  *
@@ -59,4 +72,4 @@ export const open = (options: RedisConfig.ConnectionOptions) => {
  * @category layers
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({ open })
+export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({ open, decodeUtf8 })

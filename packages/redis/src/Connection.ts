@@ -219,7 +219,8 @@ export const make = (
     // Commands not yet written, and written commands awaiting replies.
     const outbox = new Fifo<Entry>()
     const pending = new Fifo<Entry>()
-    let decoder = new Resp.Decoder(decoderOptions(options))
+    const utf8 = transport.decodeUtf8
+    let decoder = new Resp.Decoder(decoderOptions(options, utf8))
     const encoder = new Resp.Encoder()
     let flushScheduled = false
     let writerWake: ((e: Effect.Effect<void>) => void) | undefined
@@ -516,7 +517,7 @@ export const make = (
       const reader = yield* Effect.mapError(socket.reader, (e) =>
         RedisError.make(connectionError(endpoint, socketMessage(e), e), "NotSent"))
       const w = yield* socket.writer
-      decoder = new Resp.Decoder(decoderOptions(options))
+      decoder = new Resp.Decoder(decoderOptions(options, utf8))
       encoder.take()
       const lost = Latch.makeUnsafe(false)
       let lostError: RedisError.RedisError | undefined
@@ -665,8 +666,16 @@ export const make = (
     return self
   })
 
-const decoderOptions = (options: RedisConfig.ConnectionOptions): Resp.DecoderOptions => {
-  const out: { maxBulkLength?: number; maxDepth?: number } = {}
+const decoderOptions = (
+  options: RedisConfig.ConnectionOptions,
+  decodeUtf8: ((bytes: Uint8Array, start: number, end: number) => string) | undefined
+): Resp.DecoderOptions => {
+  const out: {
+    maxBulkLength?: number
+    maxDepth?: number
+    decodeUtf8?: (bytes: Uint8Array, start: number, end: number) => string
+  } = {}
+  if (decodeUtf8 !== undefined) out.decodeUtf8 = decodeUtf8
   if (options.maxBulkLength !== undefined) out.maxBulkLength = options.maxBulkLength
   if (options.maxDepth !== undefined) out.maxDepth = options.maxDepth
   return out

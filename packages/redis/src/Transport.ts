@@ -23,4 +23,10 @@ import type { ConnectionOptions } from "./RedisConfig.ts"
 export class Transport extends Context.Service<Transport, {
   /** A socket to `options.endpoint` (with `options.tls` when set); it dials when its reader is acquired. */
   readonly open: (options: ConnectionOptions) => Effect.Effect<Socket.Socket>
+  /**
+   * A faster UTF-8 decoder of `bytes[start, end)` than `TextDecoder`, if the
+   * platform has one (Node's `Buffer#utf8Slice` halves the cost of a 32-byte
+   * bulk reply: 330 → 170 ns in bench/resp-micro.ts).
+   */
+  readonly decodeUtf8?: ((bytes: Uint8Array, start: number, end: number) => string) | undefined
 }>()("@redis-effect/redis/Transport") {}
