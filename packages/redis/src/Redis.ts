@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -248,6 +249,13 @@ export interface ServiceMethods {
   ) => Stream.Stream<PubSub.Message, RedisError.RedisError>
   /** The server's MONITOR feed, on a connection of its own. */
   readonly monitor: Stream.Stream<MonitorEvent, RedisError.RedisError>
+  /**
+   * How many (re)subscribe rounds the subscriber connection has done (0
+   * before the first subscription). Pub/sub is at-most-once: when this
+   * number grows while a stream runs, the connection was lost and
+   * re-established, and messages published in between were missed.
+   */
+  readonly pubsubGeneration: Effect.Effect<number>
   /** Runs `f` with a dedicated connection (for commands that change connection state). */
   readonly withConnection: <A, E, R>(
     f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
@@ -384,11 +392,28 @@ export const fromBackend = (backend: Backend): RedisShape => {
       const binary = commands.some((c) => c.binary)
       const exits = yield* connection.sendAll([multi, ...commands.map(asQueued), execCommand(binary)])
       const execExit = exits[exits.length - 1]
-      // A command refused at queue time makes EXEC fail with EXECABORT:
-      // report the command's own error, which says why.
-      for (let i = 1; i < exits.length - 1; i++) {
-        const e = exits[i]
-        if (Exit.isFailure(e) && Exit.isFailure(execExit)) return yield* e
+      // A command refused at queue time makes EXEC fail with EXECABORT,
+      // whose text only says "previous errors". Keep the ExecAbort reason
+      // (nothing ran: that is what the caller must know) and add the
+      // refused command's own error, which says why.
+      if (Exit.isFailure(execExit)) {
+        for (let i = 1; i < exits.length - 1; i++) {
+          const e = exits[i]
+          if (Exit.isFailure(e)) {
+            const queued = Cause.findErrorOption(e.cause)
+            const why = Option.isSome(queued) && RedisError.isRedisError(queued.value)
+              ? queued.value.message
+              : "refused at queue time"
+            return yield* Effect.fail(RedisError.make(
+              new RedisError.ExecAbort({
+                message: `EXEC ran nothing: command ${i} (${commands[i - 1].name}) was refused: ${why}`,
+                watchConflict: false
+              }),
+              "Rejected",
+              "EXEC"
+            ))
+          }
+        }
       }
       if (Exit.isFailure(exits[0])) return yield* (exits[0] as Exit.Exit<never, RedisError.RedisError>)
       if (Exit.isFailure(execExit)) return yield* (execExit as Exit.Exit<never, RedisError.RedisError>)
@@ -523,6 +548,7 @@ export const fromBackend = (backend: Backend): RedisShape => {
     psubscribe: (...patterns) => backend.pubsub.subscribe("pattern", patterns),
     ssubscribe: (...channels) => backend.pubsub.subscribe("shard", channels),
     monitor,
+    pubsubGeneration: Effect.sync(() => backend.pubsub.generation()),
     withConnection: (f) => backend.withDedicated([], f)
   }
 }
@@ -627,7 +653,10 @@ export const make = (options: Options): Effect.Effect<RedisShape, RedisError.Red
     return fromBackend({
       execute: retrying,
       executeAll: pool.shared.sendAll,
-      withDedicated: (_keys, f) => pool.withDedicated(f),
+      // An idle pooled connection may have been dropped by the server (CLIENT
+      // KILL, timeout) and be reconnecting; dedicated connections refuse
+      // commands while offline, so wait until it is back before using it.
+      withDedicated: (_keys, f) => pool.withDedicated((c) => Effect.flatMap(c.awaitReady, () => f(c))),
       pubsub,
       monitorConnection: (onPush) =>
         Effect.gen(function*() {

@@ -82,9 +82,12 @@ describe("connection", () => {
     assert.deepStrictEqual(C.clientNoTouch(false).args, ["CLIENT", "NO-TOUCH", "OFF"])
     assert.deepStrictEqual(C.clientSetinfo("LIB-NAME", "redis-effect").args, ["CLIENT", "SETINFO", "LIB-NAME", "redis-effect"])
     assert.deepStrictEqual(C.clientCaching(true).args, ["CLIENT", "CACHING", "YES"])
-    const r = C.clientReply("OFF")
-    assert.deepStrictEqual(r.args, ["CLIENT", "REPLY", "OFF"])
+    const r = C.clientReply("ON")
+    assert.deepStrictEqual(r.args, ["CLIENT", "REPLY", "ON"])
     assert.isTrue(needsDedicated(r))
+    // OFF and SKIP would leave the connection waiting for replies that never come.
+    assert.match(C.clientReply("OFF").invalid ?? "", /CLIENT REPLY OFF is not supported/)
+    assert.match(C.clientReply("SKIP").invalid ?? "", /CLIENT REPLY SKIP is not supported/)
   })
 
   it("CLIENT TRACKING options", () => {

@@ -133,18 +133,24 @@ describe("server", () => {
     assert.deepStrictEqual(S.latencyReset(["command"]).args, ["LATENCY", "RESET", "command"])
   })
 
-  it("DEBUG SLEEP, WAIT and WAITAOF are blocking; WAIT is not keyless", () => {
+  it("DEBUG SLEEP is blocking; WAIT and WAITAOF follow the caller's writes (not blocking, not keyless)", () => {
     const d = S.debugSleep(0.5)
     assert.deepStrictEqual(d.args, ["DEBUG", "SLEEP", 0.5])
     assert.strictEqual(d.name, "DEBUG")
     assert.strictEqual(d.flags & Flags.BLOCKING, Flags.BLOCKING)
     assert.isString(S.debugSleep(-1).invalid)
     const w = S.wait(1, 100)
-    assert.strictEqual(w.flags, Flags.BLOCKING)
+    assert.deepStrictEqual(w.args, ["WAIT", 1, 100])
+    // Not BLOCKING: a dedicated connection has no writes for WAIT to count.
+    assert.strictEqual(w.flags, 0)
     assert.isFalse(isResendable(w))
-    assert.isString(S.wait(NaN, 0).invalid)
-    const a = S.waitaof(1, 0, 0)
-    assert.deepStrictEqual(a.args, ["WAITAOF", 1, 0, 0])
+    assert.isString(S.wait(NaN, 10).invalid)
+    // 0 would hold the shared connection forever.
+    assert.match(S.wait(1, 0).invalid ?? "", /timeout must be an integer >= 1/)
+    const a = S.waitaof(1, 0, 10)
+    assert.deepStrictEqual(a.args, ["WAITAOF", 1, 0, 10])
+    assert.strictEqual(a.flags, 0)
+    assert.isString(S.waitaof(1, 0, 0).invalid)
     assert.deepStrictEqual(a.decode([1, 0]), { local: 1, replicas: 0 })
   })
 

@@ -381,17 +381,26 @@ export const clientCaching = (yes: boolean): Command<void> =>
   unsafeMake("CLIENT", ["CLIENT", "CACHING", yes ? "YES" : "NO"], EMPTY, STATE, Reply.ok)
 
 /**
- * CLIENT REPLY: turns the server's replies on, off, or off for the next
- * command.
+ * CLIENT REPLY ON: turns the server's replies (back) on.
  *
- * **Gotchas**: with OFF and SKIP the server sends no reply at all, not even
- * to this command; only a connection that knows not to wait may send them.
+ * **Gotchas**: OFF and SKIP are refused (`InvalidArgument`) before anything
+ * is sent. With them the server sends no reply at all, not even to this
+ * command, and every connection of this client matches replies to commands
+ * in order: the next caller would read the wrong reply or wait forever.
+ * For fire-and-forget writes use a pipeline, whose replies are read and
+ * dropped. ON is `CONNECTION_STATE`, so it only runs inside
+ * `withConnection`.
  *
  * @category connection
  * @since 0.1.0
  */
 export const clientReply = (mode: "ON" | "OFF" | "SKIP"): Command<void> =>
-  unsafeMake("CLIENT", ["CLIENT", "REPLY", mode], EMPTY, STATE, Reply.ok)
+  mode === "ON"
+    ? unsafeMake("CLIENT", ["CLIENT", "REPLY", mode], EMPTY, STATE, Reply.ok)
+    : invalid(
+      "CLIENT",
+      `CLIENT REPLY ${mode} is not supported: the server would stop answering and the connection would lose track of replies`
+    )
 
 // -----------------------------------------------------------------------------
 // connection mode

@@ -9,8 +9,11 @@
  *
  * **Routing.** Keyless commands that any node may answer are `NO_KEYS`.
  * WAIT and WAITAOF are not: they are about the writes of the connection
- * that sends them, so they must follow those writes (a pipeline or a
- * dedicated connection), and they are `BLOCKING`. Commands that reconfigure
+ * that sends them, so they must follow those writes. They are therefore
+ * *not* `BLOCKING` (a dedicated connection has written nothing, so WAIT
+ * there would count nothing useful): they go on the shared connection,
+ * behind the caller's writes, and take a timeout of at least 1 ms so the
+ * shared connection is held for a bounded time. Commands that reconfigure
  * every node (FLUSHALL, FLUSHDB, CONFIG SET, CONFIG RESETSTAT) are
  * `ALL_NODES`.
  *
@@ -471,16 +474,33 @@ export const failover = (
 }
 
 /**
- * WAIT: blocks until the connection's earlier writes reach `numreplicas`
- * replicas or `timeoutMs` passes (0 = forever); returns how many did.
+ * WAIT: waits until the connection's earlier writes reach `numreplicas`
+ * replicas or `timeoutMs` passes; returns how many replicas acknowledged.
+ *
+ * **Details**
+ *
+ * It runs on the connection that carried the caller's writes — the shared
+ * one for `redis.wait(...)`, so it covers every write sent on it before,
+ * the caller's included — or on the connection of `withConnection` /
+ * `transaction` when it is sent there. It is not `BLOCKING`: on a fresh
+ * dedicated connection, which has written nothing, WAIT would return at
+ * once and prove nothing.
+ *
+ * **Gotchas**
+ *
+ * While it waits, the replies of later commands on the same connection wait
+ * behind it, so `timeoutMs` must be at least 1 (0, "forever", is refused)
+ * and should stay below the client's `commandTimeout`. To wait without a
+ * bound, send `Commands.raw(["WAIT", n, 0])` inside `withConnection` after
+ * writing on that same connection.
  *
  * @category server
  * @since 0.1.0
  */
 export const wait = (numreplicas: number, timeoutMs: number): Command<number> => {
-  const bad = checkInteger("WAIT numreplicas", numreplicas) ?? checkInteger("WAIT timeout", timeoutMs)
+  const bad = checkInteger("WAIT numreplicas", numreplicas) ?? checkInteger("WAIT timeout", timeoutMs, 1)
   if (bad !== undefined) return invalid("WAIT", bad)
-  return unsafeMake("WAIT", ["WAIT", numreplicas, timeoutMs], EMPTY, Flags.BLOCKING, Reply.integer)
+  return unsafeMake("WAIT", ["WAIT", numreplicas, timeoutMs], EMPTY, 0, Reply.integer)
 }
 
 /**
@@ -501,17 +521,18 @@ const decodeWaitAof = (reply: RespValue): WaitAofResult => {
 }
 
 /**
- * WAITAOF: blocks until the connection's earlier writes are fsynced to the
- * local AOF and/or `numreplicas` replicas' AOFs, or `timeoutMs` passes.
+ * WAITAOF (Redis >= 7.2): waits until the connection's earlier writes are
+ * fsynced to the local AOF and/or `numreplicas` replicas' AOFs, or
+ * `timeoutMs` passes. Same routing and timeout rules as `wait`.
  *
  * @category server
  * @since 0.1.0
  */
 export const waitaof = (numlocal: 0 | 1, numreplicas: number, timeoutMs: number): Command<WaitAofResult> => {
-  const bad = checkInteger("WAITAOF numreplicas", numreplicas) ?? checkInteger("WAITAOF timeout", timeoutMs)
+  const bad = checkInteger("WAITAOF numreplicas", numreplicas) ?? checkInteger("WAITAOF timeout", timeoutMs, 1)
   if (bad !== undefined) return invalid("WAITAOF", bad)
   if (numlocal !== 0 && numlocal !== 1) return invalid("WAITAOF", "numlocal must be 0 or 1")
-  return unsafeMake("WAITAOF", ["WAITAOF", numlocal, numreplicas, timeoutMs], EMPTY, Flags.BLOCKING, decodeWaitAof)
+  return unsafeMake("WAITAOF", ["WAITAOF", numlocal, numreplicas, timeoutMs], EMPTY, 0, decodeWaitAof)
 }
 
 // -----------------------------------------------------------------------------
