@@ -427,6 +427,14 @@ redis.register_function{function_name='tl_get', callback=function(keys) return r
     // -------------------------------------------------------------------------
     // execute, withConnection
     // -------------------------------------------------------------------------
+    it.effect("the service has a method per command builder, and none for the pure parsers", () =>
+      Effect.gen(function*() {
+        const redis = yield* Redis.Redis
+        assert.isFunction(redis.xautoclaim)
+        assert.isUndefined((redis as unknown as Record<string, unknown>)["parseInfo"])
+        assert.isUndefined((redis as unknown as Record<string, unknown>)["parseClientList"])
+      }))
+
     it.effect("execute refuses connection-state commands on the shared connection", () =>
       Effect.gen(function*() {
         const redis = yield* Redis.Redis

@@ -523,7 +523,8 @@ export const fromBackend = (backend: Backend): RedisShape => {
 
   const methods: Record<string, unknown> = {}
   for (const [name, build] of Object.entries(Commands)) {
-    if (typeof build !== "function") continue
+    // `parseInfo`, `parseClientList` are pure parsers, not command builders.
+    if (typeof build !== "function" || name.startsWith("parse")) continue
     methods[name] = (...args: Array<unknown>) => execute((build as (...a: Array<unknown>) => Command<unknown>)(...args))
   }
 
