@@ -83,7 +83,10 @@ export const make = (
     ): Effect.Effect<A, E | RedisError.RedisError, R> =>
       Effect.scoped(
         Effect.flatMap(EffectPool.get(pool), (connection) =>
-          Effect.onExit(f(connection), (exit) =>
+          // An idle connection may have been dropped by the server (idle
+          // timeout, CLIENT KILL) and be reconnecting: wait for it, so the
+          // borrower never sees a connection that refuses commands.
+          Effect.onExit(Effect.andThen(connection.awaitReady, f(connection)), (exit) =>
             Exit.isSuccess(exit) ? Effect.void : EffectPool.invalidate(pool, connection)))
       )
     return { shared, withDedicated }
