@@ -1,10 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
 import * as Commands from "../../src/Commands.ts"
+import type * as Redis from "../../src/Redis.ts"
 import { RespMap } from "../../src/Resp.ts"
 import { bytes, expectCommand, expectInvalid, RO, W, WI } from "./helpers.ts"
 
 describe("hashes", () => {
+  it("hset: one signature, so both call forms survive as a Redis method", () => {
+    // `Redis` derives each method's parameters from its constructor with a
+    // mapped type, which keeps only the last overload of a function.
+    const calls: ReadonlyArray<Parameters<Redis.CommandMethods["hset"]>> = [["h", "f", "v"], ["h", { f: "v" }], ["h", [["f", "v"]]]]
+    for (const [key, ...fields] of calls) expectCommand(Commands.hset(key, ...fields), ["HSET", "h", "f", "v"], ["h"], WI)
+    // A type-level check only (tsc fails if the call type-checks): a field needs its value.
+    // @ts-expect-error
+    void (() => Commands.hset("h", "f"))
+  })
+
   it("hset: one field, a record or pairs", () => {
     expectCommand(Commands.hset("h", "f", "v"), ["HSET", "h", "f", "v"], ["h"], WI)
     expectCommand(Commands.hset("h", { a: "1", b: 2 }), ["HSET", "h", "a", "1", "b", 2], ["h"], WI)

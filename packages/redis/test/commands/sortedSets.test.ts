@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
 import * as Commands from "../../src/Commands.ts"
 import { isResendable } from "../../src/Command.ts"
+import type * as Redis from "../../src/Redis.ts"
 import { expectCommand, expectInvalid, BW, RO, W, WI } from "./helpers.ts"
 
 describe("sortedSets", () => {
@@ -38,6 +39,31 @@ describe("sortedSets", () => {
     assert.deepStrictEqual(cmd.decode("inf"), Option.some(Infinity))
     assert.deepStrictEqual(cmd.decode(null), Option.none())
     assert.deepStrictEqual(Commands.zmscore("z", ["a", "b"]).decode(["1", null]), [Option.some(1), Option.none()])
+  })
+
+  it("zrange, zrangestore: one signature, so every call form survives as a Redis method", () => {
+    // `Redis` derives each method's parameters from its constructor with a
+    // mapped type, which keeps only the last overload of a function. These
+    // arrays type-check only while every form is in the method type.
+    const ranges: ReadonlyArray<Parameters<Redis.CommandMethods["zrange"]>> = [
+      ["z", 0, -1],
+      ["z", 0, -1, { rev: true }],
+      ["z", "(1", "+inf", { by: "SCORE", rev: true, limit: { offset: 0, count: 2 } }],
+      ["z", "[a", "(c", { by: "LEX" }]
+    ]
+    for (const [key, ...range] of ranges) assert.isUndefined(Commands.zrange(key, ...range).invalid)
+    const stores: ReadonlyArray<Parameters<Redis.CommandMethods["zrangestore"]>> = [
+      ["d", "z", 0, -1],
+      ["d", "z", 1, 2, { by: "SCORE" }],
+      ["d", "z", "-", "+", { by: "LEX" }]
+    ]
+    for (const [destination, source, ...range] of stores) {
+      assert.isUndefined(Commands.zrangestore(destination, source, ...range).invalid)
+    }
+    // @ts-expect-error lex bounds need `by: "LEX"`
+    expectInvalid(Commands.zrange("z", "[a", "[b"), /rank bounds must be numbers/)
+    // @ts-expect-error rank bounds do not go with `by: "LEX"`
+    expectInvalid(Commands.zrangeWithScores("z", 0, 1, { by: "LEX" }))
   })
 
   it("zrange: by rank, score, lex; limit only with by", () => {

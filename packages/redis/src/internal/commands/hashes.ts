@@ -44,14 +44,31 @@ import {
 export type HashFields = Readonly<Record<string, Arg>> | ReadonlyArray<readonly [Arg, Arg]>
 
 /**
- * HSET: sets one field, or several; returns how many fields were added.
+ * The arguments of HSET after the key: one field and its value, or several
+ * fields at once.
  *
  * @category hashes
  * @since 0.1.0
  */
-export function hset(key: Arg, field: Arg, value: Arg): Command<number>
-export function hset(key: Arg, fields: HashFields): Command<number>
-export function hset(key: Arg, fieldOrFields: Arg | HashFields, value?: Arg): Command<number> {
+export type HsetArgs = [field: Arg, value: Arg] | [fields: HashFields]
+
+/**
+ * HSET: sets one field, or several; returns how many fields were added.
+ *
+ * **Details**
+ *
+ * One signature over a union of argument tuples rather than overloads: the
+ * `Redis` service derives its methods from these constructors with a mapped
+ * type, and a mapped type sees only the last overload of a function (with
+ * overloads, `redis.hset(key, field, value)` did not type-check).
+ *
+ * @category hashes
+ * @since 0.1.0
+ */
+export const hset: (key: Arg, ...fields: HsetArgs) => Command<number> = hsetImpl
+
+// Plain positional parameters: no rest array is allocated on the hot path.
+function hsetImpl(key: Arg, fieldOrFields: Arg | HashFields, value?: Arg): Command<number> {
   if (value !== undefined) return unsafeMake("HSET", ["HSET", key, fieldOrFields as Arg, value], [key], WI, Reply.integer)
   const args: Array<Arg> = ["HSET", key]
   if (Array.isArray(fieldOrFields)) {

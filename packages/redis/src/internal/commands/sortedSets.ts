@@ -258,17 +258,31 @@ export interface ZRangeByLex {
 }
 
 /**
- * The shape of ZRANGE and its variants: rank, score or lex bounds,
- * according to `options.by`.
+ * The range arguments of ZRANGE and its variants, after the key: rank,
+ * score or lex bounds, according to `options.by`.
  *
  * @category sortedSets
  * @since 0.1.0
  */
-export interface ZRange<A> {
-  (key: Arg, start: number, stop: number, options?: ZRangeByRank): Command<A>
-  (key: Arg, start: ScoreBound, stop: ScoreBound, options: ZRangeByScore): Command<A>
-  (key: Arg, start: LexBound, stop: LexBound, options: ZRangeByLex): Command<A>
-}
+export type ZRangeArgs =
+  | [start: number, stop: number, options?: ZRangeByRank]
+  | [start: ScoreBound, stop: ScoreBound, options: ZRangeByScore]
+  | [start: LexBound, stop: LexBound, options: ZRangeByLex]
+
+/**
+ * The shape of ZRANGE and its variants.
+ *
+ * **Details**
+ *
+ * One signature over a union of argument tuples rather than overloads: the
+ * `Redis` service derives its methods from these constructors with a mapped
+ * type, which sees only the last overload (with overloads,
+ * `redis.zrange(key, 0, -1)` did not type-check).
+ *
+ * @category sortedSets
+ * @since 0.1.0
+ */
+export type ZRange<A> = (key: Arg, ...range: ZRangeArgs) => Command<A>
 
 type ZRangeOptions = ZRangeByRank | ZRangeByScore | ZRangeByLex
 
@@ -359,11 +373,7 @@ export const zrangeWithScoresBytes: ZRange<Array<ScoredMember<Uint8Array>>> = zr
  * @category sortedSets
  * @since 0.1.0
  */
-export const zrangestore: {
-  (destination: Arg, source: Arg, start: number, stop: number, options?: ZRangeByRank): Command<number>
-  (destination: Arg, source: Arg, start: ScoreBound, stop: ScoreBound, options: ZRangeByScore): Command<number>
-  (destination: Arg, source: Arg, start: LexBound, stop: LexBound, options: ZRangeByLex): Command<number>
-} = (
+export const zrangestore: (destination: Arg, source: Arg, ...range: ZRangeArgs) => Command<number> = (
   destination: Arg,
   source: Arg,
   start: ScoreBound | LexBound,
