@@ -536,11 +536,7 @@ export const fromBackend = (backend: Backend): RedisShape => {
     transaction,
     watch,
     scanStream: (options) => scanLike((cursor) => Commands.scan(cursor, options)),
-    hscanStream: (key, options) =>
-      Stream.flatMap(
-        scanLike((cursor) => Commands.hscan(key, cursor, options)),
-        (pair) => Stream.make(pair)
-      ),
+    hscanStream: (key, options) => scanLike((cursor) => Commands.hscan(key, cursor, options)),
     sscanStream: (key, options) => scanLike((cursor) => Commands.sscan(key, cursor, options)),
     zscanStream: (key, options) => scanLike((cursor) => Commands.zscan(key, cursor, options)),
     runScript,

@@ -263,6 +263,9 @@ const textDecode = (buf: Uint8Array, from: number, to: number): string => utf8De
  * ASCII takes the loops and everything else (or any byte >= 0x80) goes to
  * `slow` (`TextDecoder`, or the platform's decoder from the options).
  */
+const uint8Slice = Uint8Array.prototype.slice
+const copyRange = (buf: Uint8Array, from: number, to: number): Uint8Array => uint8Slice.call(buf, from, to)
+
 const decodeUtf8 = (
   buf: Uint8Array,
   from: number,
@@ -782,10 +785,12 @@ export class Decoder {
   }
 
   private bulk(type: number, buf: Uint8Array, from: number, to: number): RespValue {
-    if (type === 36) return this.binary ? buf.slice(from, to) : decodeUtf8(buf, from, to, this.utf8)
+    // Uint8Array#slice copies; Buffer#slice (the socket's chunks are Buffers)
+    // would return a view that pins the whole chunk and aliases its memory.
+    if (type === 36) return this.binary ? copyRange(buf, from, to) : decodeUtf8(buf, from, to, this.utf8)
     if (type === 61) {
       if (buf[from + 3] !== 58) throw protocolError("verbatim string without a format prefix")
-      return this.binary ? buf.slice(from + 4, to) : decodeUtf8(buf, from + 4, to, this.utf8)
+      return this.binary ? copyRange(buf, from + 4, to) : decodeUtf8(buf, from + 4, to, this.utf8)
     }
     return new RespError(decodeUtf8(buf, from, to, this.utf8))
   }

@@ -710,3 +710,18 @@ describe("round trips", () => {
     else assert.strictEqual(value, big)
   })
 })
+
+describe("Decoder ownership of binary values", () => {
+  it("a bulk string decoded from a Node Buffer chunk is a copy, not a view of the chunk", () => {
+    const chunk = Buffer.from("$3\r\nabc\r\n$3\r\ndef\r\n")
+    const decoder = new Decoder()
+    decoder.feed(chunk)
+    const a = decoder.next(true) as Uint8Array
+    const b = decoder.next(true) as Uint8Array
+    assert.notStrictEqual(a.buffer, chunk.buffer)
+    assert.notStrictEqual(a.buffer, b.buffer)
+    assert.strictEqual(a.byteLength, a.buffer.byteLength)
+    chunk.fill(0)
+    assert.deepStrictEqual([...a], [97, 98, 99])
+  })
+})
