@@ -356,6 +356,19 @@ describe("hostile replies (mock server)", () => {
 })
 
 describe("timeouts and frozen peers", () => {
+  it.live("a peer that accepts TCP but never answers the handshake fails Timeout within connectTimeout", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockServer.make(() => MockServer.hang, { handshake: false })
+      const redis = yield* client({
+        port: mock.port,
+        connectTimeout: "300 millis",
+        reconnect: Schedule.recurs(1).pipe(Schedule.setInputType<RedisError.RedisError>())
+      })
+      const error = yield* Effect.flip(redis.ping())
+      assert.strictEqual(error.reason._tag, "Timeout")
+      assert.strictEqual(error.outcome, "NotSent")
+    }).pipe(Effect.scoped))
+
   it.live("a paused server: commands fail Timeout/Unknown after commandTimeout; after resume it works again", () =>
     Effect.gen(function*() {
       const server = yield* RedisServer.make()

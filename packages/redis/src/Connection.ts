@@ -211,6 +211,7 @@ export const make = (
       ? 0
       : Duration.toMillis(Duration.fromInputUnsafe(options.commandTimeout))
     const onPush = hooks?.onPush
+    const connectTimeout = Duration.fromInputUnsafe(options.connectTimeout ?? RedisConfig.defaultConnectTimeout)
 
     // --- state (lives only inside this closure) ---
     let status: Status = "connecting"
@@ -523,12 +524,27 @@ export const make = (
       let lostError: RedisError.RedisError | undefined
       killSession = (error) => {
         lostError ??= error
+        // Stop flushing at once: whatever is still in the outbox waits for
+        // the next session instead of being written to a dead socket.
+        if (status === "ready") status = "reconnecting"
         lost.openUnsafe()
       }
       const readFiber = yield* Effect.forkScoped(
         Effect.catch(readLoop(reader.pull), (error) => Effect.sync(() => killSession?.(error)))
       )
-      const handshakeFiber = yield* Effect.forkScoped(handshake(w))
+      // connectTimeout bounds the handshake too: a peer that accepts the TCP
+      // connection but never answers HELLO must not hang the connect.
+      const handshakeFiber = yield* Effect.forkScoped(Effect.timeoutOrElse(handshake(w), {
+        duration: connectTimeout,
+        orElse: () =>
+          Effect.fail(RedisError.make(
+            new RedisError.Timeout({
+              message: `handshake with ${address} got no reply within ${Duration.toMillis(connectTimeout)} ms`,
+              millis: Duration.toMillis(connectTimeout)
+            }),
+            "NotSent"
+          ))
+      }))
       const handshakeExit = yield* Effect.raceFirst(
         Fiber.await(handshakeFiber),
         Effect.as(lost.await, Exit.fail(lostError ?? RedisError.make(connectionError(endpoint, "connection lost during handshake"), "Unknown")))
