@@ -11,6 +11,7 @@
  * it decodes a buffer of replies and how it encodes a list of commands.
  */
 import { Decoder, Encoder, Incomplete } from "@redis-effect/redis/Resp"
+import { createRequire } from "node:module"
 
 const te = new TextEncoder()
 
@@ -62,8 +63,99 @@ const redisEffectNodeUtf8 = (): Implementation => {
   }
 }
 
-// Peers go here, e.g. { name: "ioredis (redis-parser)", decode: ..., encode: ... }.
-const implementations: ReadonlyArray<() => Implementation> = [redisEffect, redisEffectNodeUtf8]
+// -----------------------------------------------------------------------------
+// the peers' codecs (deep imports of their CommonJS builds)
+// -----------------------------------------------------------------------------
+
+const require = createRequire(import.meta.url)
+const asBuffer = (wire: Uint8Array) => Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength)
+
+/**
+ * node-redis 6: `@redis/client`'s RESP3 `Decoder` with the default type
+ * mapping (bulk strings decoded to JS strings), and `encodeCommand`, which
+ * returns string chunks that the corked socket turns into bytes; here the
+ * chunks of all commands are joined and turned into one Buffer.
+ */
+const nodeRedis = (): Implementation => {
+  const { Decoder: NodeRedisDecoder } = require("@redis/client/dist/lib/RESP/decoder.js") as typeof import(
+    "@redis/client/dist/lib/RESP/decoder.js"
+  )
+  const encodeCommand = (require("@redis/client/dist/lib/RESP/encoder.js") as typeof import(
+    "@redis/client/dist/lib/RESP/encoder.js"
+  )).default
+  let n = 0
+  const typeMapping = {} // resolved once, as the client does per command
+  const decoder = new NodeRedisDecoder({
+    onReply: () => void n++,
+    onErrorReply: () => void n++,
+    onPush: () => void n++,
+    getTypeMapping: () => typeMapping
+  })
+  return {
+    name: "node-redis 6 (@redis/client RESP)",
+    decode: (wire) => {
+      n = 0
+      decoder.write(asBuffer(wire))
+      return n
+    },
+    encode: (commands) => {
+      let out = ""
+      for (let i = 0; i < commands.length; i++) out += encodeCommand(commands[i]).join("")
+      return Buffer.from(out).length
+    }
+  }
+}
+
+/**
+ * ioredis 6: the same decoder, ported from node-redis (ioredis 6 dropped
+ * `redis-parser`), run as ioredis runs it: strings as Buffers, then turned
+ * into a string per reply (`replyEncoding: "utf8"`, what GET does). Encoding
+ * is `Command#toWritable` (one string per command; the socket gets one write
+ * per command, or one per auto-pipelined batch); here joined into one Buffer.
+ */
+const ioredis = (): Implementation => {
+  const resp = require("ioredis/built/resp/decoder.js") as typeof import("ioredis/built/resp/decoder.js")
+  const Command = (require("ioredis/built/Command.js") as typeof import("ioredis/built/Command.js")).default
+  const toWritable = Command.prototype.toWritable as (this: object, socket: object) => string | Buffer
+  let n = 0
+  // Resolved once per connection, as ioredis' DataHandler does.
+  const typeMapping = {
+    [resp.RESP_TYPES.SIMPLE_STRING]: Buffer,
+    [resp.RESP_TYPES.BLOB_STRING]: Buffer
+  }
+  const decoder = new resp.Decoder({
+    onReply: (reply: unknown) => {
+      if (reply instanceof Buffer) reply.toString("utf8")
+      n++
+    },
+    onErrorReply: () => void n++,
+    onPush: () => void n++,
+    getTypeMapping: () => typeMapping
+  })
+  const socket = {}
+  // The Command-like objects are built once per workload (ioredis builds its
+  // Command before encoding), so only `toWritable` is measured.
+  const prepared = new WeakMap<object, Array<object>>()
+  const prepare = (commands: ReadonlyArray<ReadonlyArray<string>>) =>
+    commands.map((c) => ({ name: c[0].toLowerCase(), args: c.slice(1), bufferMode: false }))
+  return {
+    name: "ioredis 6 (resp/decoder, Buffer + toString)",
+    decode: (wire) => {
+      n = 0
+      decoder.write(asBuffer(wire))
+      return n
+    },
+    encode: (commands) => {
+      let cs = prepared.get(commands)
+      if (cs === undefined) prepared.set(commands, cs = prepare(commands))
+      let out = ""
+      for (let i = 0; i < cs.length; i++) out += toWritable.call(cs[i], socket)
+      return Buffer.from(out).length
+    }
+  }
+}
+
+const implementations: ReadonlyArray<() => Implementation> = [redisEffect, redisEffectNodeUtf8, nodeRedis, ioredis]
 
 // -----------------------------------------------------------------------------
 // workloads

@@ -1,0 +1,246 @@
+/**
+ * What the benchmark orchestrator (`run.ts`), the per-measurement worker
+ * (`worker.ts`) and the profiler (`profile.ts`) share: scenario shapes, the
+ * key space, argument parsing and a tiny raw RESP client used for preloading
+ * and for reading the server's `INFO cpu` outside the timed window (so the
+ * client under test never pays for it).
+ */
+import * as Net from "node:net"
+
+// -----------------------------------------------------------------------------
+// scenarios
+// -----------------------------------------------------------------------------
+
+export const clients = ["redis-effect", "ioredis", "ioredis-autopipelining", "node-redis"] as const
+export type ClientName = (typeof clients)[number]
+
+export interface Scenario {
+  readonly name: string
+  /** Operations per measurement in the full run and in `--quick`. */
+  readonly ops: number
+  readonly quickOps: number
+  /** Operations run before the timed window, in the same process, to warm the JIT. */
+  readonly warmup: number
+  /** Commands in flight (1 = sequential); for `pipeline-set`, the batch size. */
+  readonly inFlight: number
+  readonly batch?: number
+  readonly description: string
+}
+
+export const IN_FLIGHT = 100
+export const BATCH = 1000
+
+export const scenarios: ReadonlyArray<Scenario> = [
+  {
+    name: "sequential-get",
+    ops: 20_000,
+    quickOps: 10_000,
+    warmup: 3_000,
+    inFlight: 1,
+    description: "GET of 32 B, one in flight; p50/p99 per command"
+  },
+  {
+    name: "concurrent-set",
+    ops: 200_000,
+    quickOps: 60_000,
+    warmup: 30_000,
+    inFlight: IN_FLIGHT,
+    description: "SET of 32 B, 100 in flight on one client"
+  },
+  {
+    name: "concurrent-get",
+    ops: 200_000,
+    quickOps: 60_000,
+    warmup: 30_000,
+    inFlight: IN_FLIGHT,
+    description: "GET of 32 B, 100 in flight on one client"
+  },
+  {
+    name: "pipeline-set",
+    ops: 200_000,
+    quickOps: 60_000,
+    warmup: 30_000,
+    inFlight: BATCH,
+    batch: BATCH,
+    description: "SET of 32 B in explicit pipelines of 1000, one pipeline at a time"
+  },
+  {
+    name: "large-get",
+    ops: 20_000,
+    quickOps: 5_000,
+    warmup: 2_000,
+    inFlight: IN_FLIGHT,
+    description: "GET of 100 KB values, 100 in flight"
+  },
+  {
+    name: "pubsub",
+    ops: 200_000,
+    quickOps: 60_000,
+    warmup: 20_000,
+    inFlight: IN_FLIGHT,
+    description: "32 B messages from one publisher (100 PUBLISH in flight) to one subscriber, counted on arrival"
+  }
+]
+
+/** The scenarios that wait for the cluster client (another issue). */
+export const clusterScenarios = [
+  "cluster-concurrent-set",
+  "cluster-concurrent-get",
+  "cluster6-concurrent-set",
+  "cluster6-concurrent-get"
+] as const
+
+export const scenarioNamed = (name: string): Scenario => {
+  const s = scenarios.find((s) => s.name === name)
+  if (s === undefined) throw new Error(`unknown scenario ${name}; one of ${scenarios.map((s) => s.name).join(", ")}`)
+  return s
+}
+
+// -----------------------------------------------------------------------------
+// key space
+// -----------------------------------------------------------------------------
+
+export const SMALL_KEYS = 10_000
+export const LARGE_KEYS = 100
+export const SMALL_VALUE = "v".repeat(32)
+export const LARGE_VALUE = "x".repeat(100 * 1024)
+export const CHANNEL = "bench:channel"
+export const smallKeys: ReadonlyArray<string> = Array.from({ length: SMALL_KEYS }, (_, i) => `bench:k:${i}`)
+export const largeKeys: ReadonlyArray<string> = Array.from({ length: LARGE_KEYS }, (_, i) => `bench:large:${i}`)
+
+// -----------------------------------------------------------------------------
+// arguments
+// -----------------------------------------------------------------------------
+
+/** `--name value` and bare `--flag` (value "true"). */
+export const parseArgs = (argv: ReadonlyArray<string>): Map<string, string> => {
+  const out = new Map<string, string>()
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (!a.startsWith("--")) continue
+    const eq = a.indexOf("=")
+    if (eq > 0) {
+      out.set(a.slice(2, eq), a.slice(eq + 1))
+    } else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) {
+      out.set(a.slice(2), argv[++i])
+    } else {
+      out.set(a.slice(2), "true")
+    }
+  }
+  return out
+}
+
+// -----------------------------------------------------------------------------
+// a raw RESP client (setup and INFO only, never timed)
+// -----------------------------------------------------------------------------
+
+const encode = (args: ReadonlyArray<string>): string => {
+  let s = `*${args.length}\r\n`
+  for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`
+  return s
+}
+
+/**
+ * Ends of complete top-level replies in `buf` from `start` (simple strings,
+ * errors, integers, bulk strings and flat arrays of those), or -1.
+ */
+const replyEnd = (buf: Buffer, start: number): number => {
+  if (start >= buf.length) return -1
+  const lineEnd = buf.indexOf("\r\n", start)
+  if (lineEnd < 0) return -1
+  const type = buf[start]
+  if (type === 0x2b || type === 0x2d || type === 0x3a) return lineEnd + 2
+  const n = Number(buf.toString("latin1", start + 1, lineEnd))
+  if (type === 0x24) {
+    if (n < 0) return lineEnd + 2
+    const end = lineEnd + 2 + n + 2
+    return end <= buf.length ? end : -1
+  }
+  if (type === 0x2a) {
+    let at = lineEnd + 2
+    for (let i = 0; i < n; i++) {
+      at = replyEnd(buf, at)
+      if (at < 0) return -1
+    }
+    return at
+  }
+  throw new Error(`unexpected RESP type ${String.fromCharCode(type)}`)
+}
+
+/** Sends all commands at once on a fresh connection and returns the raw replies. */
+export const rawCommands = (port: number, commands: ReadonlyArray<ReadonlyArray<string>>): Promise<Array<Buffer>> =>
+  new Promise((resolve, reject) => {
+    const socket = Net.connect({ host: "127.0.0.1", port })
+    const replies: Array<Buffer> = []
+    let buf: Buffer = Buffer.alloc(0)
+    socket.on("error", reject)
+    socket.on("connect", () => {
+      // Chunks of 1000 commands keep memory flat when preloading large values.
+      for (let i = 0; i < commands.length; i += 1000) {
+        socket.write(commands.slice(i, i + 1000).map(encode).join(""))
+      }
+    })
+    socket.on("data", (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
+      let at = 0
+      for (;;) {
+        const end = replyEnd(buf, at)
+        if (end < 0) break
+        replies.push(buf.subarray(at, end))
+        at = end
+      }
+      buf = buf.subarray(at)
+      if (replies.length === commands.length) {
+        socket.end()
+        const error = replies.find((r) => r[0] === 0x2d)
+        if (error !== undefined) reject(new Error(error.toString()))
+        else resolve(replies)
+      }
+    })
+  })
+
+/** The server's process CPU (user + sys), in microseconds. */
+export const serverCpuMicros = async (port: number): Promise<number> => {
+  const [reply] = await rawCommands(port, [["INFO", "cpu"]])
+  const text = reply.toString()
+  const field = (name: string) => Number(new RegExp(`(?:^|\\n)${name}:([0-9.]+)`).exec(text)?.[1] ?? NaN)
+  return Math.round((field("used_cpu_user") + field("used_cpu_sys")) * 1e6)
+}
+
+/** Writes the key space the GET scenarios read. */
+export const preload = async (port: number): Promise<void> => {
+  await rawCommands(port, smallKeys.map((k) => ["SET", k, SMALL_VALUE]))
+  await rawCommands(port, largeKeys.map((k) => ["SET", k, LARGE_VALUE]))
+}
+
+// -----------------------------------------------------------------------------
+// statistics
+// -----------------------------------------------------------------------------
+
+export const median = (xs: ReadonlyArray<number>): number => {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/** The q-quantile (0..1) of a sample, nearest rank. */
+export const quantile = (sorted: ArrayLike<number>, q: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
+
+/** What a worker prints as its last stdout line. */
+export interface WorkerResult {
+  readonly client: string
+  readonly scenario: string
+  readonly ops: number
+  readonly elapsedMs: number
+  readonly opsPerSec: number
+  readonly p50us?: number
+  readonly p99us?: number
+  /** The client process' CPU during the timed window, user + sys, microseconds. */
+  readonly clientCpuUs: number
+  /** The server's CPU during the timed window, user + sys, microseconds. */
+  readonly serverCpuUs: number
+  /** The timed window on the monotonic clock (µs), as in V8 CPU profiles. */
+  readonly window?: readonly [number, number]
+}
