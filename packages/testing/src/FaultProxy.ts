@@ -25,6 +25,7 @@
 import * as Net from "node:net"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { listenLoopback } from "./internal/listen.ts"
 
 /**
  * Where the proxy forwards to.
@@ -233,20 +234,9 @@ export const make = (options: FaultProxyOptions): Effect.Effect<FaultProxyHandle
     }
 
     const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, onClient)
-    const port = yield* Effect.acquireRelease(
-      Effect.callback<number>((resume) => {
-        server.once("error", (error) => resume(Effect.die(error)))
-        server.listen({ host: "127.0.0.1", port: options.port ?? 0 }, () => {
-          const address = server.address()
-          resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : -1))
-        })
-      }),
-      () =>
-        Effect.callback<void>((resume) => {
-          for (const connection of live) connection.destroy()
-          server.close(() => resume(Effect.void))
-        })
-    )
+    const port = yield* listenLoopback(server, options.port, () => {
+      for (const connection of live) connection.destroy()
+    })
 
     const forEachConnection = (f: (connection: Connection) => void) =>
       Effect.sync(() => {

@@ -24,6 +24,7 @@
 import * as Net from "node:net"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { listenLoopback } from "./internal/listen.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -533,20 +534,9 @@ export const make = (
     }
 
     const server = Net.createServer(onConnection)
-    port = yield* Effect.acquireRelease(
-      Effect.callback<number>((resume) => {
-        server.once("error", (error) => resume(Effect.die(error)))
-        server.listen({ host: "127.0.0.1", port: options.port ?? 0 }, () => {
-          const address = server.address()
-          resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : -1))
-        })
-      }),
-      () =>
-        Effect.callback<void>((resume) => {
-          for (const socket of sockets) socket.destroy()
-          server.close(() => resume(Effect.void))
-        })
-    )
+    port = yield* listenLoopback(server, options.port, () => {
+      for (const socket of sockets) socket.destroy()
+    })
 
     const handle: MockServerHandle = {
       host: "127.0.0.1",

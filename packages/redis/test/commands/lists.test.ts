@@ -76,6 +76,23 @@ describe("lists", () => {
     expectInvalid(Commands.blpop([], 1))
   })
 
+  it("the bytes variants of the multi-key and moving pops are binary, with the same argv", () => {
+    const lm = Commands.lmpopBytes(["a", "b"], "LEFT", { count: 2 })
+    expectCommand(lm, ["LMPOP", 2, "a", "b", "LEFT", "COUNT", 2], ["a", "b"], W)
+    assert.isTrue(lm.binary)
+    assert.isFalse(Commands.lmpop("a", "LEFT").binary)
+    const blm = Commands.blmpopBytes(0, "a", "RIGHT")
+    expectCommand(blm, ["BLMPOP", 0, 1, "a", "RIGHT"], ["a"], BW)
+    assert.isTrue(blm.binary)
+    const mv = Commands.blmoveBytes("a", "b", "LEFT", "RIGHT", 1)
+    expectCommand(mv, ["BLMOVE", "a", "b", "LEFT", "RIGHT", 1], ["a", "b"], BW)
+    assert.isTrue(mv.binary)
+    assert.isFalse(Commands.blmove("a", "b", "LEFT", "RIGHT", 1).binary)
+    expectInvalid(Commands.blmoveBytes("a", "b", "LEFT", "RIGHT", -1), /^timeout must be/)
+    expectInvalid(Commands.lmpopBytes([], "LEFT"), /^LMPOP needs at least one key$/)
+    expectInvalid(Commands.blmpop(1, "a", "LEFT", { count: 0 }), /^count must be an integer >= 1/)
+  })
+
   it("blpopBytes decodes bytes", () => {
     const cmd = Commands.blpopBytes("a", 0)
     assert.isTrue(cmd.binary)

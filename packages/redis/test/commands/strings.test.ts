@@ -49,6 +49,14 @@ describe("strings", () => {
     expectInvalid(Commands.set("k", "v", { px: 1.5 }))
   })
 
+  it("set: each expiry goes on the wire; a bad value is named before a conflict", () => {
+    expectCommand(Commands.set("k", "v", { exat: 9 }), ["SET", "k", "v", "EXAT", 9], ["k"], WI)
+    expectCommand(Commands.set("k", "v", { pxat: 9 }), ["SET", "k", "v", "PXAT", 9], ["k"], WI)
+    expectInvalid(Commands.set("k", "v", { pxat: -1 }), /^pxat must be a positive integer, got -1$/)
+    expectInvalid(Commands.set("k", "v", { ex: 1, exat: 0 }), /^exat must be a positive integer/)
+    expectInvalid(Commands.set("k", "v", { px: 1, pxat: 2 }), /^at most one of ex, px, exat, pxat/)
+  })
+
   it("getex: persist and expiry are exclusive", () => {
     expectCommand(Commands.getex("k"), ["GETEX", "k"], ["k"], WI)
     expectCommand(Commands.getex("k", { persist: true }), ["GETEX", "k", "PERSIST"], ["k"], WI)

@@ -1,7 +1,9 @@
 /**
  * Argument helpers and reply decoders shared by the data-type command
  * families (strings, keys, hashes, lists, sets, sorted sets, bitmaps,
- * HyperLogLog, geo).
+ * HyperLogLog, geo), and the two builders the list and sorted-set pops
+ * share (`mpop`, `bpop`), so that a string and a bytes variant differ only
+ * in the decoder they pass.
  *
  * Everything here is a pure function. The decoders accept the RESP2 and the
  * RESP3 shape of the same reply (flat arrays and nested pairs, arrays and
@@ -12,7 +14,7 @@
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
-import { Flags, invalid, Reply, UnexpectedReply } from "../../Command.ts"
+import { Flags, invalid, Reply, UnexpectedReply, unsafeMake } from "../../Command.ts"
 import type { Command, Decoder } from "../../Command.ts"
 import type { Arg, RespValue } from "../../Resp.ts"
 
@@ -164,67 +166,86 @@ export interface ExpiryOptions {
   readonly pxat?: number | undefined
 }
 
+/** Each expiry option with the word it goes on the wire as, in wire order. */
+const EXPIRY_OPTIONS = [["ex", "EX"], ["px", "PX"], ["exat", "EXAT"], ["pxat", "PXAT"]] as const
+
 /**
  * Pushes the one expiry option given (EX/PX/EXAT/PXAT), or returns a
  * message. `extra` counts other options that exclude an expiry (KEEPTTL,
- * PERSIST).
+ * PERSIST). An indexed loop over a module-level table: SET with EX is on
+ * the hot path, so nothing is allocated per call.
  *
  * @internal
  */
 export const pushExpiry = (args: Array<Arg>, o: ExpiryOptions, extra: number): string | undefined => {
   let n = extra
-  if (o.ex !== undefined) {
+  for (let i = 0; i < EXPIRY_OPTIONS.length; i++) {
+    const option = EXPIRY_OPTIONS[i]
+    const v = o[option[0]]
+    if (v === undefined) continue
     n++
-    if (!(Number.isSafeInteger(o.ex) && o.ex > 0)) return `ex must be a positive integer, got ${o.ex}`
-    args.push("EX", o.ex)
-  }
-  if (o.px !== undefined) {
-    n++
-    if (!(Number.isSafeInteger(o.px) && o.px > 0)) return `px must be a positive integer, got ${o.px}`
-    args.push("PX", o.px)
-  }
-  if (o.exat !== undefined) {
-    n++
-    if (!(Number.isSafeInteger(o.exat) && o.exat > 0)) return `exat must be a positive integer, got ${o.exat}`
-    args.push("EXAT", o.exat)
-  }
-  if (o.pxat !== undefined) {
-    n++
-    if (!(Number.isSafeInteger(o.pxat) && o.pxat > 0)) return `pxat must be a positive integer, got ${o.pxat}`
-    args.push("PXAT", o.pxat)
+    if (!(Number.isSafeInteger(v) && v > 0)) return `${option[0]} must be a positive integer, got ${v}`
+    args.push(option[1], v)
   }
   return n > 1 ? "at most one of ex, px, exat, pxat, keepTtl, persist may be given" : undefined
 }
 
 /**
- * The argv of LMPOP/BLMPOP/ZMPOP/BZMPOP: `name [timeout] numkeys key... side
- * [COUNT count]`, or a message.
+ * LMPOP/BLMPOP/ZMPOP/BZMPOP: `name [timeout] numkeys key... side [COUNT
+ * count]`, or an invalid command. `timeout` is given for the blocking forms.
  *
  * @internal
  */
-export const mpopArgs = (
+export const mpop = <A>(
   name: string,
   timeout: number | undefined,
-  keys: ReadonlyArray<Arg>,
+  keys: OneOrMany<Arg>,
   side: string,
-  count: number | undefined
-): Array<Arg> | string => {
-  if (keys.length === 0) return `${name} needs at least one key`
+  count: number | undefined,
+  flags: number,
+  decode: Decoder<A>,
+  binary: boolean
+): Command<A> => {
+  const ks = many(keys)
+  if (ks.length === 0) return needsOne(name, "key")
   const args: Array<Arg> = [name]
   if (timeout !== undefined) {
     const e = checkTimeout(timeout)
-    if (e !== undefined) return e
+    if (e !== undefined) return invalid(name, e)
     args.push(timeout)
   }
-  args.push(keys.length)
-  pushAll(args, keys)
+  args.push(ks.length)
+  pushAll(args, ks)
   args.push(side)
   if (count !== undefined) {
     const e = checkIntMin("count", count, 1)
-    if (e !== undefined) return e
+    if (e !== undefined) return invalid(name, e)
     args.push("COUNT", count)
   }
-  return args
+  return unsafeMake(name, args, ks, flags, decode, binary)
+}
+
+/**
+ * BLPOP/BRPOP/BZPOPMIN/BZPOPMAX: `name key... timeout`, or an invalid
+ * command.
+ *
+ * @internal
+ */
+export const bpop = <A>(
+  name: string,
+  keys: OneOrMany<Arg>,
+  timeout: number,
+  decode: Decoder<A>,
+  binary: boolean
+): Command<A> => {
+  const ks = many(keys)
+  if (ks.length === 0) return needsOne(name, "key")
+  const e = checkTimeout(timeout)
+  if (e !== undefined) return invalid(name, e)
+  const args: Array<Arg> = [name]
+  pushAll(args, ks)
+  args.push(timeout)
+  return unsafeMake(name, args, ks, BW, decode, binary)
 }
 
 /**

@@ -182,6 +182,29 @@ export const tuple = (reply: RespValue, minLength: number, what: string): Readon
 }
 
 /**
+ * A decoder of a fixed-length array reply into an object: the item at each
+ * position goes through the decoder of the field at that position, in the
+ * order `fields` lists them (TIME, WAITAOF, LATENCY LATEST and XPENDING
+ * entries). The field list is read once, when the decoder is made.
+ *
+ * @category decoders
+ * @since 0.1.0
+ */
+export const tupleOf = <F extends Record<string, (reply: RespValue) => unknown>>(
+  what: string,
+  fields: F
+): (reply: RespValue) => { readonly [K in keyof F]: ReturnType<F[K]> } => {
+  const names = Object.keys(fields)
+  const decoders = names.map((name) => fields[name])
+  return (reply) => {
+    const items = tuple(reply, names.length, what)
+    const out: Record<string, unknown> = {}
+    for (let i = 0; i < names.length; i++) out[names[i]] = decoders[i](items[i])
+    return out as { readonly [K in keyof F]: ReturnType<F[K]> }
+  }
+}
+
+/**
  * The pairs of a reply that is either a RESP3 map, a RESP2 flat array
  * `[k, v, k, v]`, or an array of pairs `[[k, v], [k, v]]` (XREAD in RESP2).
  * `nested` says which of the two array shapes a RESP2 reply has.

@@ -15,6 +15,7 @@ import { invalid, Reply, unsafeMake } from "../../Command.ts"
 import type { Command, Decoder } from "../../Command.ts"
 import type { Arg } from "../../Resp.ts"
 import {
+  bpop,
   BW,
   bytesArray,
   checkInt,
@@ -24,8 +25,7 @@ import {
   type KeyedValue,
   keyedArray,
   keyedValue,
-  many,
-  mpopArgs,
+  mpop,
   needsOne,
   type OneOrMany,
   optionalBytesArrayOrNil,
@@ -372,12 +372,8 @@ export const lmpop = (
   keys: OneOrMany<Arg>,
   side: ListSide,
   options?: { readonly count?: number | undefined }
-): Command<Option.Option<KeyedValue<Array<string>>>> => {
-  const ks = many(keys)
-  const args = mpopArgs("LMPOP", undefined, ks, side, options?.count)
-  if (typeof args === "string") return invalid("LMPOP", args)
-  return unsafeMake("LMPOP", args, ks, W, keyedStrings)
-}
+): Command<Option.Option<KeyedValue<Array<string>>>> =>
+  mpop("LMPOP", undefined, keys, side, options?.count, W, keyedStrings, false)
 
 /**
  * LMPOP returning bytes.
@@ -389,12 +385,8 @@ export const lmpopBytes = (
   keys: OneOrMany<Arg>,
   side: ListSide,
   options?: { readonly count?: number | undefined }
-): Command<Option.Option<KeyedValue<Array<Uint8Array>>>> => {
-  const ks = many(keys)
-  const args = mpopArgs("LMPOP", undefined, ks, side, options?.count)
-  if (typeof args === "string") return invalid("LMPOP", args)
-  return unsafeMake("LMPOP", args, ks, W, keyedBytes, true)
-}
+): Command<Option.Option<KeyedValue<Array<Uint8Array>>>> =>
+  mpop("LMPOP", undefined, keys, side, options?.count, W, keyedBytes, true)
 
 // -----------------------------------------------------------------------------
 // blocking
@@ -402,17 +394,6 @@ export const lmpopBytes = (
 
 const keyedString = keyedValue(Reply.string)
 const keyedByte = keyedValue(Reply.bytes)
-
-const bpop = <A>(name: string, keys: OneOrMany<Arg>, timeout: number, decode: Decoder<A>, binary: boolean) => {
-  const ks = many(keys)
-  if (ks.length === 0) return needsOne(name, "key")
-  const e = checkTimeout(timeout)
-  if (e !== undefined) return invalid(name, e)
-  const args: Array<Arg> = [name]
-  pushAll(args, ks)
-  args.push(timeout)
-  return unsafeMake(name, args, ks, BW, decode, binary)
-}
 
 /**
  * BLPOP: pops the first element of the first non-empty list, waiting up to
@@ -452,6 +433,21 @@ export const brpop = (keys: OneOrMany<Arg>, timeout: number): Command<Option.Opt
 export const brpopBytes = (keys: OneOrMany<Arg>, timeout: number): Command<Option.Option<KeyedValue<Uint8Array>>> =>
   bpop("BRPOP", keys, timeout, keyedByte, true)
 
+const blmoveWith = <A>(
+  source: Arg,
+  destination: Arg,
+  from: ListSide,
+  to: ListSide,
+  timeout: number,
+  decode: Decoder<A>,
+  binary: boolean
+): Command<A> => {
+  const e = checkTimeout(timeout)
+  if (e !== undefined) return invalid("BLMOVE", e)
+  const args: Array<Arg> = ["BLMOVE", source, destination, from, to, timeout]
+  return unsafeMake("BLMOVE", args, [source, destination], BW, decode, binary)
+}
+
 /**
  * BLMOVE: LMOVE that waits up to `timeout` seconds for `source` to be non-empty.
  *
@@ -464,17 +460,7 @@ export const blmove = (
   from: ListSide,
   to: ListSide,
   timeout: number
-): Command<Option.Option<string>> => {
-  const e = checkTimeout(timeout)
-  if (e !== undefined) return invalid("BLMOVE", e)
-  return unsafeMake(
-    "BLMOVE",
-    ["BLMOVE", source, destination, from, to, timeout],
-    [source, destination],
-    BW,
-    Reply.optionalString
-  )
-}
+): Command<Option.Option<string>> => blmoveWith(source, destination, from, to, timeout, Reply.optionalString, false)
 
 /**
  * BLMOVE returning bytes.
@@ -488,18 +474,8 @@ export const blmoveBytes = (
   from: ListSide,
   to: ListSide,
   timeout: number
-): Command<Option.Option<Uint8Array>> => {
-  const e = checkTimeout(timeout)
-  if (e !== undefined) return invalid("BLMOVE", e)
-  return unsafeMake(
-    "BLMOVE",
-    ["BLMOVE", source, destination, from, to, timeout],
-    [source, destination],
-    BW,
-    Reply.optionalBytes,
-    true
-  )
-}
+): Command<Option.Option<Uint8Array>> =>
+  blmoveWith(source, destination, from, to, timeout, Reply.optionalBytes, true)
 
 /**
  * BRPOPLPUSH: the deprecated `BLMOVE source destination RIGHT LEFT timeout`.
@@ -530,12 +506,8 @@ export const blmpop = (
   keys: OneOrMany<Arg>,
   side: ListSide,
   options?: { readonly count?: number | undefined }
-): Command<Option.Option<KeyedValue<Array<string>>>> => {
-  const ks = many(keys)
-  const args = mpopArgs("BLMPOP", timeout, ks, side, options?.count)
-  if (typeof args === "string") return invalid("BLMPOP", args)
-  return unsafeMake("BLMPOP", args, ks, BW, keyedStrings)
-}
+): Command<Option.Option<KeyedValue<Array<string>>>> =>
+  mpop("BLMPOP", timeout, keys, side, options?.count, BW, keyedStrings, false)
 
 /**
  * BLMPOP returning bytes.
@@ -548,9 +520,5 @@ export const blmpopBytes = (
   keys: OneOrMany<Arg>,
   side: ListSide,
   options?: { readonly count?: number | undefined }
-): Command<Option.Option<KeyedValue<Array<Uint8Array>>>> => {
-  const ks = many(keys)
-  const args = mpopArgs("BLMPOP", timeout, ks, side, options?.count)
-  if (typeof args === "string") return invalid("BLMPOP", args)
-  return unsafeMake("BLMPOP", args, ks, BW, keyedBytes, true)
-}
+): Command<Option.Option<KeyedValue<Array<Uint8Array>>>> =>
+  mpop("BLMPOP", timeout, keys, side, options?.count, BW, keyedBytes, true)

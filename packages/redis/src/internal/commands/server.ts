@@ -23,7 +23,7 @@ import * as Option from "effect/Option"
 import type { Command } from "../../Command.ts"
 import { Flags, invalid, Reply, UnexpectedReply, unsafeMake } from "../../Command.ts"
 import type { Arg, RespValue } from "../../Resp.ts"
-import { checkArgs, checkInteger, checkNumber, ignore, rawRecord, stringArray, stringRecord, tuple } from "./decoders2.ts"
+import { checkArgs, checkInteger, checkNumber, ignore, rawRecord, stringArray, stringRecord, tuple, tupleOf } from "./decoders2.ts"
 
 const EMPTY: ReadonlyArray<Arg> = []
 const INFO_FLAGS = Flags.READONLY | Flags.NO_KEYS
@@ -69,10 +69,10 @@ export interface ServerTime {
   readonly microseconds: number
 }
 
-const decodeTime = (reply: RespValue): ServerTime => {
-  const items = tuple(reply, 2, "TIME reply")
-  return { seconds: Reply.integer(items[0]), microseconds: Reply.integer(items[1]) }
-}
+const decodeTime: (reply: RespValue) => ServerTime = tupleOf("TIME reply", {
+  seconds: Reply.integer,
+  microseconds: Reply.integer
+})
 
 /**
  * TIME: the server's unix time in seconds and microseconds.
@@ -515,10 +515,10 @@ export interface WaitAofResult {
   readonly replicas: number
 }
 
-const decodeWaitAof = (reply: RespValue): WaitAofResult => {
-  const items = tuple(reply, 2, "WAITAOF reply")
-  return { local: Reply.integer(items[0]), replicas: Reply.integer(items[1]) }
-}
+const decodeWaitAof: (reply: RespValue) => WaitAofResult = tupleOf("WAITAOF reply", {
+  local: Reply.integer,
+  replicas: Reply.integer
+})
 
 /**
  * WAITAOF (Redis >= 7.2): waits until the connection's earlier writes are
@@ -651,15 +651,12 @@ export interface LatencyEvent {
   readonly maxMs: number
 }
 
-const decodeLatencyEvent = (reply: RespValue): LatencyEvent => {
-  const items = tuple(reply, 4, "LATENCY LATEST entry")
-  return {
-    event: Reply.string(items[0]),
-    timestamp: Reply.integer(items[1]),
-    latestMs: Reply.integer(items[2]),
-    maxMs: Reply.integer(items[3])
-  }
-}
+const decodeLatencyEvent: (reply: RespValue) => LatencyEvent = tupleOf("LATENCY LATEST entry", {
+  event: Reply.string,
+  timestamp: Reply.integer,
+  latestMs: Reply.integer,
+  maxMs: Reply.integer
+})
 
 const decodeLatencyLatest = Reply.array(decodeLatencyEvent)
 

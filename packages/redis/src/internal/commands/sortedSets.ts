@@ -17,19 +17,19 @@ import { invalid, Reply, unsafeMake } from "../../Command.ts"
 import type { Command, Decoder } from "../../Command.ts"
 import type { Arg } from "../../Resp.ts"
 import {
+  bpop,
   BW,
   bytesArray,
   checkFinite,
   checkInt,
   checkIntMin,
-  checkTimeout,
   type KeyedValue,
   keyedArray,
   keyedScoredMember,
   type LexBound,
   type Limit,
   many,
-  mpopArgs,
+  mpop,
   needsOne,
   type OneOrMany,
   optionalDoubles,
@@ -560,17 +560,6 @@ export const zpopmin = (key: Arg, count?: number): Command<Array<ScoredMember>> 
  */
 export const zpopmax = (key: Arg, count?: number): Command<Array<ScoredMember>> => popLike("ZPOPMAX", key, count)
 
-const bzpop = (name: string, keys: OneOrMany<Arg>, timeout: number): Command<Option.Option<KeyedValue<ScoredMember>>> => {
-  const ks = many(keys)
-  if (ks.length === 0) return needsOne(name, "key")
-  const e = checkTimeout(timeout)
-  if (e !== undefined) return invalid(name, e)
-  const args: Array<Arg> = [name]
-  pushAll(args, ks)
-  args.push(timeout)
-  return unsafeMake(name, args, ks, BW, keyedScoredMember)
-}
-
 /**
  * BZPOPMIN: ZPOPMIN of the first non-empty key, waiting up to `timeout`
  * seconds; `None` on timeout.
@@ -579,7 +568,7 @@ const bzpop = (name: string, keys: OneOrMany<Arg>, timeout: number): Command<Opt
  * @since 0.1.0
  */
 export const bzpopmin = (keys: OneOrMany<Arg>, timeout: number): Command<Option.Option<KeyedValue<ScoredMember>>> =>
-  bzpop("BZPOPMIN", keys, timeout)
+  bpop("BZPOPMIN", keys, timeout, keyedScoredMember, false)
 
 /**
  * BZPOPMAX: ZPOPMAX of the first non-empty key, waiting up to `timeout`
@@ -589,7 +578,7 @@ export const bzpopmin = (keys: OneOrMany<Arg>, timeout: number): Command<Option.
  * @since 0.1.0
  */
 export const bzpopmax = (keys: OneOrMany<Arg>, timeout: number): Command<Option.Option<KeyedValue<ScoredMember>>> =>
-  bzpop("BZPOPMAX", keys, timeout)
+  bpop("BZPOPMAX", keys, timeout, keyedScoredMember, false)
 
 const keyedScored = keyedArray(scoredMembers)
 
@@ -604,12 +593,8 @@ export const zmpop = (
   keys: OneOrMany<Arg>,
   side: "MIN" | "MAX",
   options?: { readonly count?: number | undefined }
-): Command<Option.Option<KeyedValue<Array<ScoredMember>>>> => {
-  const ks = many(keys)
-  const args = mpopArgs("ZMPOP", undefined, ks, side, options?.count)
-  if (typeof args === "string") return invalid("ZMPOP", args)
-  return unsafeMake("ZMPOP", args, ks, W, keyedScored)
-}
+): Command<Option.Option<KeyedValue<Array<ScoredMember>>>> =>
+  mpop("ZMPOP", undefined, keys, side, options?.count, W, keyedScored, false)
 
 /**
  * BZMPOP: ZMPOP that waits up to `timeout` seconds; `None` on timeout.
@@ -622,12 +607,8 @@ export const bzmpop = (
   keys: OneOrMany<Arg>,
   side: "MIN" | "MAX",
   options?: { readonly count?: number | undefined }
-): Command<Option.Option<KeyedValue<Array<ScoredMember>>>> => {
-  const ks = many(keys)
-  const args = mpopArgs("BZMPOP", timeout, ks, side, options?.count)
-  if (typeof args === "string") return invalid("BZMPOP", args)
-  return unsafeMake("BZMPOP", args, ks, BW, keyedScored)
-}
+): Command<Option.Option<KeyedValue<Array<ScoredMember>>>> =>
+  mpop("BZMPOP", timeout, keys, side, options?.count, BW, keyedScored, false)
 
 // -----------------------------------------------------------------------------
 // random members

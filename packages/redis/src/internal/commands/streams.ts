@@ -32,7 +32,8 @@ import {
   rawRecord,
   setField,
   stringArray,
-  tuple
+  tuple,
+  tupleOf
 } from "./decoders2.ts"
 
 // -----------------------------------------------------------------------------
@@ -316,6 +317,20 @@ export const xdel = (key: Arg, ids: ReadonlyArray<string>): Command<number> => {
 export const xlen = (key: Arg): Command<number> =>
   unsafeMake("XLEN", ["XLEN", key], [key], Flags.READONLY, Reply.integer)
 
+/** XRANGE and XREVRANGE: `name key first last [COUNT count]`. */
+const buildRange = (
+  name: string,
+  key: Arg,
+  first: string,
+  last: string,
+  count: number | undefined
+): Command<Array<StreamEntry>> => {
+  const argv: Array<Arg> = [name, key, first, last]
+  const bad = pushCount(name, argv, count)
+  if (bad !== undefined) return invalid(name, bad)
+  return unsafeMake(name, argv, [key], Flags.READONLY, decodeEntries)
+}
+
 /**
  * XRANGE: entries with ids between `start` and `end` (inclusive; `-` and `+`
  * by default), oldest first.
@@ -328,12 +343,7 @@ export const xrange = (
   start: string = "-",
   end: string = "+",
   options?: { readonly count?: number | undefined }
-): Command<Array<StreamEntry>> => {
-  const argv: Array<Arg> = ["XRANGE", key, start, end]
-  const bad = pushCount("XRANGE", argv, options?.count)
-  if (bad !== undefined) return invalid("XRANGE", bad)
-  return unsafeMake("XRANGE", argv, [key], Flags.READONLY, decodeEntries)
-}
+): Command<Array<StreamEntry>> => buildRange("XRANGE", key, start, end, options?.count)
 
 /**
  * XREVRANGE: entries with ids between `end` and `start`, newest first
@@ -347,16 +357,32 @@ export const xrevrange = (
   end: string = "+",
   start: string = "-",
   options?: { readonly count?: number | undefined }
-): Command<Array<StreamEntry>> => {
-  const argv: Array<Arg> = ["XREVRANGE", key, end, start]
-  const bad = pushCount("XREVRANGE", argv, options?.count)
-  if (bad !== undefined) return invalid("XREVRANGE", bad)
-  return unsafeMake("XREVRANGE", argv, [key], Flags.READONLY, decodeEntries)
-}
+): Command<Array<StreamEntry>> => buildRange("XREVRANGE", key, end, start, options?.count)
 
 // -----------------------------------------------------------------------------
 // XREAD, XREADGROUP
 // -----------------------------------------------------------------------------
+
+/**
+ * XREAD and XREADGROUP: `argv` (the command and its GROUP part) then COUNT,
+ * BLOCK, NOACK and STREAMS; with `block` the command is also `BLOCKING`.
+ */
+const buildRead = <A>(
+  name: string,
+  argv: Array<Arg>,
+  streams: StreamOffsets,
+  options: { readonly count?: number | undefined; readonly block?: number | undefined } | undefined,
+  noack: boolean,
+  flags: number,
+  decode: Decoder<A>
+): Command<A> => {
+  const bad = pushCountBlock(name, argv, options)
+  if (bad !== undefined) return invalid(name, bad)
+  if (noack) argv.push("NOACK")
+  const keys = pushStreams(argv, streams)
+  if (typeof keys === "string") return invalid(name, keys)
+  return unsafeMake(name, argv, keys, options?.block === undefined ? flags : flags | Flags.BLOCKING, decode)
+}
 
 /**
  * XREAD: entries after the given ids, per stream; `None` when `block`
@@ -369,15 +395,8 @@ export const xrevrange = (
 export const xread = (
   streams: StreamOffsets,
   options?: { readonly count?: number | undefined; readonly block?: number | undefined }
-): Command<Option.Option<Array<StreamReadResult>>> => {
-  const argv: Array<Arg> = ["XREAD"]
-  const bad = pushCountBlock("XREAD", argv, options)
-  if (bad !== undefined) return invalid("XREAD", bad)
-  const keys = pushStreams(argv, streams)
-  if (typeof keys === "string") return invalid("XREAD", keys)
-  const flags = options?.block === undefined ? Flags.READONLY : Flags.READONLY | Flags.BLOCKING
-  return unsafeMake("XREAD", argv, keys, flags, decodeRead)
-}
+): Command<Option.Option<Array<StreamReadResult>>> =>
+  buildRead("XREAD", ["XREAD"], streams, options, false, Flags.READONLY, decodeRead)
 
 /**
  * XREADGROUP GROUP: reads as `consumer` of `group` (`>` for new entries, an
@@ -398,18 +417,25 @@ export const xreadgroup = (
   }
 ): Command<Option.Option<Array<StreamReadResult<StreamEntryOrDeleted>>>> => {
   const argv: Array<Arg> = ["XREADGROUP", "GROUP", group, consumer]
-  const bad = pushCountBlock("XREADGROUP", argv, options)
-  if (bad !== undefined) return invalid("XREADGROUP", bad)
-  if (options?.noack === true) argv.push("NOACK")
-  const keys = pushStreams(argv, streams)
-  if (typeof keys === "string") return invalid("XREADGROUP", keys)
-  const flags = options?.block === undefined ? Flags.WRITE : Flags.WRITE | Flags.BLOCKING
-  return unsafeMake("XREADGROUP", argv, keys, flags, decodeReadGroup)
+  return buildRead("XREADGROUP", argv, streams, options, options?.noack === true, Flags.WRITE, decodeReadGroup)
 }
 
 // -----------------------------------------------------------------------------
 // XGROUP
 // -----------------------------------------------------------------------------
+
+/**
+ * XGROUP CREATE and SETID: `argv` (whose second word names the subcommand in
+ * a message) then `ENTRIESREAD n` when given (-1 allowed).
+ */
+const withEntriesRead = (argv: Array<Arg>, entriesRead: number | undefined, key: Arg, flags: number): Command<void> => {
+  if (entriesRead !== undefined) {
+    const bad = checkInteger(`XGROUP ${argv[1]} ENTRIESREAD`, entriesRead, -1)
+    if (bad !== undefined) return invalid("XGROUP", bad)
+    argv.push("ENTRIESREAD", entriesRead)
+  }
+  return unsafeMake("XGROUP", argv, [key], flags, Reply.ok)
+}
 
 /**
  * XGROUP CREATE: creates a consumer group starting after `id` (`$` = only
@@ -427,12 +453,7 @@ export const xgroupCreate = (
 ): Command<void> => {
   const argv: Array<Arg> = ["XGROUP", "CREATE", key, group, id]
   if (options?.mkstream === true) argv.push("MKSTREAM")
-  if (options?.entriesRead !== undefined) {
-    const bad = checkInteger("XGROUP CREATE ENTRIESREAD", options.entriesRead, -1)
-    if (bad !== undefined) return invalid("XGROUP", bad)
-    argv.push("ENTRIESREAD", options.entriesRead)
-  }
-  return unsafeMake("XGROUP", argv, [key], Flags.WRITE, Reply.ok)
+  return withEntriesRead(argv, options?.entriesRead, key, Flags.WRITE)
 }
 
 /**
@@ -448,12 +469,7 @@ export const xgroupSetId = (
   options?: { readonly entriesRead?: number | undefined }
 ): Command<void> => {
   const argv: Array<Arg> = ["XGROUP", "SETID", key, group, id]
-  if (options?.entriesRead !== undefined) {
-    const bad = checkInteger("XGROUP SETID ENTRIESREAD", options.entriesRead, -1)
-    if (bad !== undefined) return invalid("XGROUP", bad)
-    argv.push("ENTRIESREAD", options.entriesRead)
-  }
-  return unsafeMake("XGROUP", argv, [key], Flags.WRITE | Flags.IDEMPOTENT, Reply.ok)
+  return withEntriesRead(argv, options?.entriesRead, key, Flags.WRITE | Flags.IDEMPOTENT)
 }
 
 /**
@@ -570,15 +586,12 @@ export interface XPendingEntry {
   readonly deliveries: number
 }
 
-const decodePendingEntry = (reply: RespValue): XPendingEntry => {
-  const items = tuple(reply, 4, "XPENDING entry")
-  return {
-    id: Reply.string(items[0]),
-    consumer: Reply.string(items[1]),
-    idle: Reply.integer(items[2]),
-    deliveries: Reply.integer(items[3])
-  }
-}
+const decodePendingEntry: (reply: RespValue) => XPendingEntry = tupleOf("XPENDING entry", {
+  id: Reply.string,
+  consumer: Reply.string,
+  idle: Reply.integer,
+  deliveries: Reply.integer
+})
 
 const decodePendingEntries = Reply.array(decodePendingEntry)
 
