@@ -30,6 +30,19 @@ const utf8Slice = (Buffer.prototype as unknown as {
 export const decodeUtf8 = (bytes: Uint8Array, start: number, end: number): string => utf8Slice.call(bytes, start, end)
 
 /**
+ * Uninitialised memory for large reply bodies: the decoder overwrites every
+ * byte at once, so zero-filling (what `new Uint8Array` does) is wasted work.
+ * Above 4 KiB `Buffer.allocUnsafe` never uses the shared pool, so the buffer
+ * is owned by the reply alone.
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const allocate = (size: number): Uint8Array => Buffer.allocUnsafe(size)
+
+const READ_HIGH_WATER_MARK = 1024 * 1024
+
+/**
  * Maps connection options onto `net.connect` / `tls.connect` options.
  *
  * @category constructors
@@ -41,7 +54,9 @@ export const open = (options: RedisConfig.ConnectionOptions) => {
   // Replies are read in batches of whatever the kernel has; 4096 chunks a pull
   // is NodeSocket's default and never the limit at these rates.
   if (endpoint._tag === "Unix") {
-    return NodeSocket.makeNet({ path: endpoint.path, openTimeout })
+    // `readableHighWaterMark` reaches net.Socket's Duplex constructor; the
+    // IPC overload of NetConnectOpts just does not declare it.
+    return NodeSocket.makeNet({ path: endpoint.path, openTimeout, ...{ readableHighWaterMark: READ_HIGH_WATER_MARK } })
   }
   const keepAliveMs = options.keepAlive === undefined ? 30_000 : Duration.toMillis(Duration.fromInputUnsafe(options.keepAlive))
   const common = {
@@ -50,7 +65,11 @@ export const open = (options: RedisConfig.ConnectionOptions) => {
     noDelay: options.noDelay ?? true,
     keepAlive: keepAliveMs > 0,
     keepAliveInitialDelay: keepAliveMs,
-    openTimeout
+    openTimeout,
+    // NodeSocket reads in paused mode: Node stops pulling from the kernel
+    // once this much is buffered, and the server then stalls on its writes.
+    // 64 KiB (the default) halves large-reply throughput; see BENCHMARKS.md.
+    readableHighWaterMark: READ_HIGH_WATER_MARK
   }
   const tls = options.tls
   if (tls === undefined) return NodeSocket.makeNet(common)
@@ -72,4 +91,4 @@ export const open = (options: RedisConfig.ConnectionOptions) => {
  * @category layers
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({ open, decodeUtf8 })
+export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({ open, decodeUtf8, allocate })

@@ -220,8 +220,7 @@ export const make = (
     // Commands not yet written, and written commands awaiting replies.
     const outbox = new Fifo<Entry>()
     const pending = new Fifo<Entry>()
-    const utf8 = transport.decodeUtf8
-    let decoder = new Resp.Decoder(decoderOptions(options, utf8))
+    let decoder = new Resp.Decoder(decoderOptions(options, transport))
     const encoder = new Resp.Encoder()
     let flushScheduled = false
     let writerWake: ((e: Effect.Effect<void>) => void) | undefined
@@ -518,7 +517,7 @@ export const make = (
       const reader = yield* Effect.mapError(socket.reader, (e) =>
         RedisError.make(connectionError(endpoint, socketMessage(e), e), "NotSent"))
       const w = yield* socket.writer
-      decoder = new Resp.Decoder(decoderOptions(options, utf8))
+      decoder = new Resp.Decoder(decoderOptions(options, transport))
       encoder.take()
       const lost = Latch.makeUnsafe(false)
       let lostError: RedisError.RedisError | undefined
@@ -684,14 +683,16 @@ export const make = (
 
 const decoderOptions = (
   options: RedisConfig.ConnectionOptions,
-  decodeUtf8: ((bytes: Uint8Array, start: number, end: number) => string) | undefined
+  platform: Transport["Service"]
 ): Resp.DecoderOptions => {
   const out: {
     maxBulkLength?: number
     maxDepth?: number
     decodeUtf8?: (bytes: Uint8Array, start: number, end: number) => string
+    allocate?: (size: number) => Uint8Array
   } = {}
-  if (decodeUtf8 !== undefined) out.decodeUtf8 = decodeUtf8
+  if (platform.decodeUtf8 !== undefined) out.decodeUtf8 = platform.decodeUtf8
+  if (platform.allocate !== undefined) out.allocate = platform.allocate
   if (options.maxBulkLength !== undefined) out.maxBulkLength = options.maxBulkLength
   if (options.maxDepth !== undefined) out.maxDepth = options.maxDepth
   return out

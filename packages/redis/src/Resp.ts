@@ -170,6 +170,14 @@ export interface DecoderOptions {
    * sequences with U+FFFD, not throw.
    */
   readonly decodeUtf8?: (bytes: Uint8Array, start: number, end: number) => string
+  /**
+   * Allocates the buffer a large bulk body (32 KiB or more, split across
+   * chunks) is assembled in. The default `new Uint8Array(n)` zero-fills
+   * memory that is overwritten at once; a platform allocator of
+   * uninitialised memory (Node's `Buffer.allocUnsafe`) skips that. It must
+   * return memory owned by the caller alone.
+   */
+  readonly allocate?: (size: number) => Uint8Array
 }
 
 /**
@@ -263,6 +271,7 @@ const textDecode = (buf: Uint8Array, from: number, to: number): string => utf8De
  * ASCII takes the loops and everything else (or any byte >= 0x80) goes to
  * `slow` (`TextDecoder`, or the platform's decoder from the options).
  */
+const allocateZeroed = (size: number): Uint8Array => new Uint8Array(size)
 const uint8Slice = Uint8Array.prototype.slice
 const copyRange = (buf: Uint8Array, from: number, to: number): Uint8Array => uint8Slice.call(buf, from, to)
 
@@ -370,6 +379,7 @@ export class Decoder {
   private readonly maxArrayLength: number
   private readonly maxDepth: number
   private readonly utf8: (bytes: Uint8Array, start: number, end: number) => string
+  private readonly allocate: (size: number) => Uint8Array
 
   /** Unread bytes are `buf[start, end)`; `buf` is either a caller's chunk or `own`. */
   private buf: Uint8Array = EMPTY
@@ -401,6 +411,7 @@ export class Decoder {
     this.maxArrayLength = options?.maxArrayLength ?? DEFAULT_MAX_ARRAY_LENGTH
     this.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH
     this.utf8 = options?.decodeUtf8 ?? textDecode
+    this.allocate = options?.allocate ?? allocateZeroed
   }
 
   /**
@@ -797,7 +808,7 @@ export class Decoder {
 
   /** Starts filling a large body in place with the bytes already here; `feed` does the rest. */
   private openLarge(type: number, from: number, len: number, available: number): void {
-    const target = new Uint8Array(len)
+    const target = this.allocate(len)
     const take = Math.min(available, len)
     target.set(this.buf.subarray(from, from + take))
     this.large = target

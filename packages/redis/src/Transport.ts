@@ -29,4 +29,6 @@ export class Transport extends Context.Service<Transport, {
    * bulk reply: 330 → 170 ns in bench/resp-micro.ts).
    */
   readonly decodeUtf8?: ((bytes: Uint8Array, start: number, end: number) => string) | undefined
+  /** An allocator of uninitialised memory for large reply bodies (Node: `Buffer.allocUnsafe`). */
+  readonly allocate?: ((size: number) => Uint8Array) | undefined
 }>()("@redis-effect/redis/Transport") {}
