@@ -18,6 +18,8 @@ export * as Ports from "./Ports.ts"
 /** @since 0.1.0 */
 export * as RedisSentinel from "./RedisSentinel.ts"
 /** @since 0.1.0 */
+export * as RedisCluster from "./RedisCluster.ts"
+/** @since 0.1.0 */
 export * as RedisServer from "./RedisServer.ts"
 /** @since 0.1.0 */
 export { ServerError } from "./ServerError.ts"
