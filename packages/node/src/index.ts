@@ -3,3 +3,4 @@
  */
 export * as NodeTransport from "./NodeTransport.ts"
 export * as NodeClient from "./NodeClient.ts"
+export * as NodeSentinel from "./NodeSentinel.ts"
