@@ -1,0 +1,783 @@
+/**
+ * Redis Cluster: the `Cluster` service and the layer that provides it
+ * together with `Redis.Redis`, so a program written against `Redis` runs
+ * unchanged on a cluster.
+ *
+ * Each node gets a `Pool` (a shared multiplexed connection plus dedicated
+ * ones), opened on first use. A command's keys give its slot; the router
+ * picks the node; the reply may be a redirect:
+ *
+ * - `MOVED`: the slot is patched at once, a refresh is requested, and the
+ *   command goes to the new owner (it never ran, so this is always safe).
+ * - `ASK`: `ASKING` and the command go to the target in one write; no patch.
+ * - `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY` and lost
+ *   connections go through the retry `Schedule` — writes only when they are
+ *   known not to have run or are idempotent — and request a refresh.
+ *
+ * Redirects have a budget (`maxRedirects`); what still fails surfaces as a
+ * typed `Moved`, `Ask`, `TryAgain`, `ClusterDown`, ... reason.
+ *
+ * Also here: commands on target nodes (primaries, replicas, all, random,
+ * one node) with per-node results and the response policies of COMMAND
+ * DOCS, non-atomic multi-key commands split by slot, pipelines grouped per
+ * node, and cluster-wide SCAN.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Command } from "./Command.ts"
+import * as Cmd from "./Command.ts"
+import * as ClusterRouter from "./ClusterRouter.ts"
+import * as ClusterSlot from "./ClusterSlot.ts"
+import * as ClusterTopology from "./ClusterTopology.ts"
+import * as Commands from "./Commands.ts"
+import * as Connection from "./Connection.ts"
+import * as View from "./internal/clusterView.ts"
+import * as Pool from "./Pool.ts"
+import * as PubSub from "./PubSub.ts"
+import * as Redis from "./Redis.ts"
+import * as RedisConfig from "./RedisConfig.ts"
+import * as RedisError from "./RedisError.ts"
+import type { Arg, RespValue } from "./Resp.ts"
+import { Transport } from "./Transport.ts"
+
+// -----------------------------------------------------------------------------
+// options
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of a cluster client. Connection options (password, TLS,
+ * credentials, timeouts, ...) apply to every node, discovered ones included.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Options =
+  & Omit<RedisConfig.ClientOptions, "database" | "path" | "endpoint">
+  & Pool.PoolOptions
+  & {
+    /** Startup nodes: `"host:port"` strings or objects. `url` / `host` + `port` add one more. */
+    readonly nodes?: ReadonlyArray<string | ClusterTopology.Address> | undefined
+    /** Where reads go (default `"primary"`). */
+    readonly readFrom?: ClusterRouter.ReadFrom | undefined
+    /** Refuse a topology that does not cover every slot (default true). */
+    readonly requireFullCoverage?: boolean | undefined
+    /** Use the nodes the cluster reports for later refreshes, not only the startup list (default true). */
+    readonly dynamicStartupNodes?: boolean | undefined
+    /** Rewrites the addresses the cluster announces (NAT, port forwarding). */
+    readonly addressRemap?:
+      | ((address: ClusterTopology.Address) => ClusterTopology.Address)
+      | Readonly<Record<string, string | ClusterTopology.Address>>
+      | undefined
+    /** Redirects (MOVED/ASK) one command may follow (default 5). */
+    readonly maxRedirects?: number | undefined
+    /** Retry of TRYAGAIN, CLUSTERDOWN, LOADING, lost connections (default `defaultRetry`). */
+    readonly retry?: Schedule.Schedule<unknown, RedisError.RedisError> | undefined
+    /** Refresh the topology every N MOVED replies as well (redis-py's `reinitialize_steps`); off by default. */
+    readonly reinitializeSteps?: number | undefined
+    /** Refresh the topology periodically by this schedule; off by default. */
+    readonly periodicRefresh?: Schedule.Schedule<unknown> | undefined
+    /** Least time between two refreshes in ms (default 100). */
+    readonly minRefreshInterval?: number | undefined
+  }
+
+/**
+ * The default retry of cluster commands: exponential from 25 ms with jitter,
+ * capped at 1 s, at most 12 attempts (about 4 s: longer than a failover
+ * with `cluster-node-timeout 2000`).
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultRetry: Schedule.Schedule<unknown, RedisError.RedisError> = Schedule.exponential("25 millis").pipe(
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(1)))),
+  Schedule.jittered,
+  Schedule.upTo({ times: 12 }),
+  Schedule.setInputType<RedisError.RedisError>()
+)
+
+// -----------------------------------------------------------------------------
+// the service
+// -----------------------------------------------------------------------------
+
+/**
+ * Which nodes a keyless command runs on.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Target =
+  | "primaries"
+  | "replicas"
+  | "all"
+  | "random"
+  | ClusterTopology.Address
+  | ReadonlyArray<ClusterTopology.Address>
+
+/**
+ * What only a cluster has.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ClusterShape {
+  /** The topology now. */
+  readonly topology: Effect.Effect<ClusterTopology.Snapshot>
+  /** Every new topology snapshot. */
+  readonly changes: Stream.Stream<ClusterTopology.Snapshot>
+  /** Refreshes the topology now. */
+  readonly refresh: Effect.Effect<ClusterTopology.Snapshot, RedisError.RedisError>
+  readonly nodes: Effect.Effect<ReadonlyArray<View.NodeInfo>>
+  readonly primaries: Effect.Effect<ReadonlyArray<View.NodeInfo>>
+  readonly replicas: Effect.Effect<ReadonlyArray<View.NodeInfo>>
+  /** The slot of a key (CRC16 with hash tags, exactly as the server). */
+  readonly keyslot: (key: Arg) => number
+  /** The node that serves a key (its primary, or a replica by the read-from policy when `replica` is set). */
+  readonly nodeFor: (key: Arg, options?: { readonly replica?: boolean }) => Effect.Effect<View.NodeInfo, RedisError.RedisError>
+  /** A `Redis` client bound to one node (no routing, no redirects). */
+  readonly node: (address: ClusterTopology.Address) => Redis.RedisShape
+  /** Runs a command on target nodes; one result per node address. */
+  readonly onNodes: <A>(
+    target: Target,
+    command: Command<A>
+  ) => Effect.Effect<Map<string, Exit.Exit<A, RedisError.RedisError>>>
+  /** Runs a command on target nodes and fails if any failed (all-succeeded policy). */
+  readonly onAll: <A>(target: Target, command: Command<A>) => Effect.Effect<Array<A>, RedisError.RedisError>
+  readonly mgetNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<Array<Option.Option<string>>, RedisError.RedisError>
+  readonly msetNonAtomic: (
+    pairs: ReadonlyArray<readonly [Arg, Arg]> | Readonly<Record<string, Arg>>
+  ) => Effect.Effect<void, RedisError.RedisError>
+  readonly delNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
+  readonly unlinkNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
+  readonly existsNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
+  readonly touchNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
+  /** Every key of the cluster, primary by primary. */
+  readonly scanStream: (options?: Commands.ScanOptions) => Stream.Stream<string, RedisError.RedisError>
+  /** Send reads to replicas by the configured policy (or `replica` if it was `primary`). */
+  readonly readonly: Effect.Effect<void>
+  /** Send every read to primaries. */
+  readonly readwrite: Effect.Effect<void>
+}
+
+/**
+ * The Cluster service tag.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Cluster extends Context.Service<Cluster, ClusterShape>()("@redis-effect/redis/Cluster") {}
+
+// -----------------------------------------------------------------------------
+// implementation
+// -----------------------------------------------------------------------------
+
+interface NodeEntry {
+  readonly address: string
+  readonly pool: Pool.Pool
+  pubsub: PubSub.PubSub | undefined
+}
+
+const parseAddress = (input: string | ClusterTopology.Address): ClusterTopology.Address | undefined => {
+  if (typeof input !== "string") return input
+  const colon = input.lastIndexOf(":")
+  if (colon <= 0) return undefined
+  let host = input.slice(0, colon)
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1)
+  const port = Number(input.slice(colon + 1))
+  return Number.isInteger(port) && port > 0 && port < 65536 ? { host, port } : undefined
+}
+
+// Aggregation of keyless commands sent to every primary (COMMAND DOCS
+// response policies of the commands whose request policy is all_shards).
+// Keyed by the command's first word: this mirrors server metadata, it does
+// not decide routing of keyed commands.
+type Aggregate = "sum" | "concat" | "allSucceeded" | "logicalAnd" | "any"
+const fanOut: Readonly<Record<string, Aggregate>> = {
+  DBSIZE: "sum",
+  KEYS: "concat",
+  FLUSHALL: "allSucceeded",
+  FLUSHDB: "allSucceeded",
+  SCRIPT: "allSucceeded",
+  FUNCTION: "allSucceeded",
+  CONFIG: "allSucceeded",
+  WAIT: "any"
+}
+
+const aggregate = (how: Aggregate, values: ReadonlyArray<unknown>): unknown => {
+  switch (how) {
+    case "sum":
+      return values.reduce((a: number, b) => a + (b as number), 0)
+    case "concat":
+      return values.flatMap((v) => v as ReadonlyArray<unknown>)
+    case "logicalAnd":
+      return (values[0] as ReadonlyArray<boolean>).map((_, i) => values.every((v) => (v as ReadonlyArray<boolean>)[i]))
+    case "allSucceeded":
+    case "any":
+      return values[0]
+  }
+}
+
+// Reconnect to a node for as long as it belongs to the cluster (its pool is
+// closed when a refresh drops it): exponential from 50 ms, capped at 1 s.
+const nodeReconnect: Schedule.Schedule<unknown, RedisError.RedisError> = Schedule.exponential("50 millis").pipe(
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(1)))),
+  Schedule.jittered,
+  Schedule.setInputType<RedisError.RedisError>(),
+  Schedule.while(({ input }) => input.reason._tag !== "AuthError")
+)
+
+// A command that never left the client may go elsewhere: the node it was
+// queued for left the topology (its pool closed) or was down.
+const reroutable = (error: RedisError.RedisError) =>
+  error.outcome === "NotSent" && (error.reason._tag === "Closed" || error.reason._tag === "ConnectionError")
+
+const ASKING = Cmd.unsafeMake("ASKING", ["ASKING"], [], Cmd.Flags.NO_KEYS, Cmd.Reply.ok)
+
+const redirectsOf = (error: RedisError.RedisError) => error.reason._tag === "Moved" || error.reason._tag === "Ask"
+
+/**
+ * Connects to the cluster and builds the `Redis` and `Cluster` services.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options
+): Effect.Effect<{ readonly redis: Redis.RedisShape; readonly cluster: ClusterShape }, RedisError.RedisError, Scope.Scope | Transport> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const transport = yield* Transport
+    // Connection options shared by every node (the endpoint is set per node).
+    const base = yield* RedisConfig.resolve(options)
+    const startup: Array<ClusterTopology.Address> = []
+    for (const n of options.nodes ?? []) {
+      const a = parseAddress(n)
+      if (a === undefined) return yield* Effect.fail(RedisError.invalidArgument(`invalid cluster node address ${String(n)}`))
+      startup.push(a)
+    }
+    if (options.url !== undefined || options.host !== undefined || options.port !== undefined || startup.length === 0) {
+      if (base.endpoint._tag === "Tcp") startup.push({ host: base.endpoint.host, port: base.endpoint.port })
+    }
+    const remap = options.addressRemap
+    const mapAddress = (a: ClusterTopology.Address): ClusterTopology.Address => {
+      if (remap === undefined) return a
+      if (typeof remap === "function") return remap(a)
+      const hit = remap[View.address(a)]
+      if (hit === undefined) return a
+      return typeof hit === "string" ? parseAddress(hit) ?? a : hit
+    }
+    const maxRedirects = options.maxRedirects ?? 5
+    const retrySchedule = options.retry ?? defaultRetry
+    const router = ClusterRouter.make(options.readFrom ?? "primary")
+    const configuredReadFrom = options.readFrom ?? "primary"
+    const nodeOptions = (a: ClusterTopology.Address): RedisConfig.ConnectionOptions => ({
+      ...base,
+      endpoint: RedisConfig.tcp(a.host, a.port),
+      // A node that is down fails commands at once (NotSent) instead of
+      // queueing them: the router retries them elsewhere once the topology
+      // refresh has seen the failover. The connection keeps reconnecting
+      // (capped backoff) for as long as the node is in the topology.
+      offline: options.offline ?? { _tag: "fail" },
+      reconnect: options.reconnect ?? nodeReconnect,
+      // READONLY is harmless on a primary and needed on a replica; a node's
+      // role changes with failovers, so every connection sends it when reads
+      // may go to replicas.
+      readOnly: ClusterRouter.usesReplicas(configuredReadFrom) || options.readOnly === true
+    })
+
+    // --- nodes -------------------------------------------------------------
+    const nodes = new Map<string, NodeEntry>()
+    const nodeScopes = new Map<string, Scope.Closeable>()
+    const openNode = (a: ClusterTopology.Address): Effect.Effect<NodeEntry> =>
+      Effect.suspend(() => {
+        const key = View.address(a)
+        const existing = nodes.get(key)
+        if (existing !== undefined) return Effect.succeed(existing)
+        return Effect.gen(function*() {
+          const nodeScope = yield* Scope.fork(scope)
+          const pool = yield* Pool.make(nodeOptions(a), options).pipe(
+            Scope.provide(nodeScope),
+            Effect.provideService(Transport, transport)
+          )
+          // Another fiber may have opened it meanwhile: keep the first.
+          const raced = nodes.get(key)
+          if (raced !== undefined) {
+            yield* Scope.close(nodeScope, Exit.void)
+            return raced
+          }
+          const entry: NodeEntry = { address: key, pool, pubsub: undefined }
+          nodes.set(key, entry)
+          nodeScopes.set(key, nodeScope)
+          return entry
+        })
+      })
+
+    // Topology queries use a short-lived connection: a dead startup node must
+    // not leave a reconnecting pool behind.
+    const query = (a: ClusterTopology.Address): Effect.Effect<View.View, RedisError.RedisError> =>
+      Effect.scoped(Effect.gen(function*() {
+        const connection = yield* Connection.make({
+          ...nodeOptions(a),
+          readOnly: false,
+          offline: { _tag: "fail" },
+          reconnect: Schedule.recurs(0).pipe(Schedule.setInputType<RedisError.RedisError>()),
+          clientName: undefined,
+          setInfo: false
+        }).pipe(Effect.provideService(Transport, transport))
+        yield* connection.awaitReady
+        const shards = yield* Effect.exit(connection.send(Commands.raw(["CLUSTER", "SHARDS"])))
+        const parse = (reply: RespValue, f: typeof View.parseClusterShards) =>
+          Effect.try({
+            try: () => remapView(f(reply, a)),
+            catch: (e) => RedisError.make(new RedisError.ProtocolError({ message: String(e) }), "Unknown", "CLUSTER")
+          })
+        if (Exit.isSuccess(shards)) return yield* parse(shards.value, View.parseClusterShards)
+        const slots = yield* connection.send(Commands.raw(["CLUSTER", "SLOTS"]))
+        return yield* parse(slots, View.parseClusterSlots)
+      }))
+
+    const remapNode = (n: View.NodeInfo): View.NodeInfo => {
+      const m = mapAddress(n)
+      return m.host === n.host && m.port === n.port ? n : { ...n, host: m.host, port: m.port }
+    }
+    const remapView = (view: View.View): View.View =>
+      remap === undefined
+        ? view
+        : { shards: view.shards.map((s) => ({ ...s, primary: remapNode(s.primary), replicas: s.replicas.map(remapNode) })) }
+
+    const topology = yield* ClusterTopology.make({
+      startupNodes: startup.map(mapAddress),
+      query,
+      requireFullCoverage: options.requireFullCoverage,
+      dynamicStartupNodes: options.dynamicStartupNodes,
+      minRefreshInterval: options.minRefreshInterval,
+      runFork: (effect) => {
+        Effect.runFork(Effect.forkIn(effect, scope))
+      }
+    })
+
+    // Close the pools of nodes that left the cluster.
+    yield* topology.changes.pipe(
+      Stream.runForEach((snapshot) =>
+        Effect.suspend(() => {
+          const live = new Set<string>()
+          for (const s of snapshot.view.shards) for (const n of [s.primary, ...s.replicas]) live.add(View.address(n))
+          const closing: Array<Effect.Effect<void>> = []
+          for (const [key, nodeScope] of nodeScopes) {
+            if (!live.has(key)) {
+              nodes.delete(key)
+              nodeScopes.delete(key)
+              closing.push(Scope.close(nodeScope, Exit.void))
+            }
+          }
+          return Effect.all(closing, { discard: true })
+        })
+      ),
+      Effect.forkIn(scope)
+    )
+    if (options.periodicRefresh !== undefined) {
+      yield* Effect.forkIn(
+        Effect.repeat(Effect.ignore(Effect.suspend(() => topology.refresh("periodic"))), options.periodicRefresh),
+        scope
+      )
+    }
+
+    let movedSinceRefresh = 0
+    const noteMoved = () => {
+      movedSinceRefresh++
+      if (options.reinitializeSteps !== undefined && movedSinceRefresh >= options.reinitializeSteps) {
+        movedSinceRefresh = 0
+        topology.requestRefresh("moved")
+      }
+    }
+
+    // --- routing -------------------------------------------------------------
+    const addressFor = (command: Command<unknown>, slot: number): ClusterTopology.Address | undefined => {
+      if (slot >= 0 && topology.patchCount() > 0) {
+        const patched = topology.patched(slot)
+        if (patched !== undefined) return patched
+      }
+      return router.route(topology.current(), command, slot)
+    }
+
+    const uncovered = (slot: number) =>
+      RedisError.make(new RedisError.ClusterDown({ message: `no node serves slot ${slot}` }), "NotSent")
+    const crossSlot = (command: Command<unknown>) =>
+      RedisError.make(
+        new RedisError.CrossSlot({ message: `the keys of ${command.name} hash to different slots` }),
+        "NotSent",
+        command.name
+      )
+
+    const sendTo = <A>(a: ClusterTopology.Address, command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
+      const entry = nodes.get(View.address(a))
+      return entry !== undefined
+        ? entry.pool.shared.send(command)
+        : Effect.flatMap(openNode(a), (e) => e.pool.shared.send(command))
+    }
+
+    const askTo = <A>(a: ClusterTopology.Address, command: Command<A>): Effect.Effect<A, RedisError.RedisError> =>
+      Effect.flatMap(openNode(a), (e) =>
+        Effect.flatMap(e.pool.shared.sendAll([ASKING, command]), (exits) => exits[1] as Exit.Exit<A, RedisError.RedisError>))
+
+    // One attempt, following redirects within the budget.
+    const attempt = <A>(command: Command<A>, slot: number, redirects: number): Effect.Effect<A, RedisError.RedisError> => {
+      const a = addressFor(command, slot)
+      if (a === undefined) {
+        topology.requestRefresh("uncovered-slot")
+        return Effect.fail(uncovered(slot))
+      }
+      return Effect.catch(sendTo(a, command), (error) => onRedirect(command, slot, redirects, error))
+    }
+
+    const onRedirect = <A>(
+      command: Command<A>,
+      slot: number,
+      redirects: number,
+      error: RedisError.RedisError
+    ): Effect.Effect<A, RedisError.RedisError> => {
+      const reason = error.reason
+      if (reason._tag === "Moved") {
+        const target = mapAddress({ host: reason.host, port: reason.port })
+        topology.patchSlot(reason.slot, target)
+        noteMoved()
+        topology.requestRefresh("moved")
+        if (redirects >= maxRedirects) return Effect.fail(error)
+        return attempt(command, slot, redirects + 1)
+      }
+      if (reason._tag === "Ask") {
+        topology.requestRefresh("ask")
+        if (redirects >= maxRedirects) return Effect.fail(error)
+        const target = mapAddress({ host: reason.host, port: reason.port })
+        return Effect.catch(askTo(target, command), (e) => onRedirect(command, slot, redirects + 1, e))
+      }
+      switch (reason._tag) {
+        case "ConnectionError":
+        case "Timeout":
+          topology.requestRefresh("connection-failures")
+          break
+        case "ClusterDown":
+        case "TryAgain":
+          topology.requestRefresh("cluster-down")
+          break
+        case "ReadOnly":
+        case "MasterDown":
+          topology.requestRefresh("readonly")
+          break
+      }
+      return Effect.fail(error)
+    }
+
+    const executeSlot = <A>(command: Command<A>, slot: number): Effect.Effect<A, RedisError.RedisError> =>
+      Effect.catch(attempt(command, slot, 0), (error) =>
+        retryable(command, error)
+          ? Effect.retry(Effect.suspend(() => attempt(command, slot, 0)), {
+            schedule: retrySchedule,
+            while: (e) => retryable(command, e) || redirectsOf(e)
+          })
+          : Effect.fail(error))
+    const retryable = (command: Command<unknown>, error: RedisError.RedisError) =>
+      Redis.isSafeToRetry(command, error) || reroutable(error) ||
+      (error.reason._tag === "ReadOnly" && error.outcome !== "Unknown")
+
+    // --- fan-out to target nodes -------------------------------------------------
+    const targetNodes = (target: Target): ReadonlyArray<ClusterTopology.Address> => {
+      const shards = topology.current().view.shards
+      if (target === "primaries") return shards.map((s) => s.primary)
+      if (target === "replicas") return shards.flatMap((s) => s.replicas.filter((r) => r.health !== "failed"))
+      if (target === "all") return shards.flatMap((s) => [s.primary, ...s.replicas.filter((r) => r.health !== "failed")])
+      if (target === "random") {
+        const all = shards.map((s) => s.primary)
+        return all.length === 0 ? [] : [all[Math.floor(Math.random() * all.length)]]
+      }
+      if (Array.isArray(target)) return target as ReadonlyArray<ClusterTopology.Address>
+      return [target as ClusterTopology.Address]
+    }
+
+    const onNodes = <A>(target: Target, command: Command<A>) =>
+      Effect.map(
+        Effect.forEach(targetNodes(target), (a) => Effect.map(Effect.exit(sendTo(a, command)), (exit) => [View.address(a), exit] as const), {
+          concurrency: "unbounded"
+        }),
+        (pairs) => new Map(pairs)
+      )
+
+    const onAll = <A>(target: Target, command: Command<A>): Effect.Effect<Array<A>, RedisError.RedisError> =>
+      Effect.flatMap(onNodes(target, command), (results): Effect.Effect<Array<A>, RedisError.RedisError> => {
+        const out: Array<A> = []
+        for (const exit of results.values()) {
+          if (Exit.isFailure(exit)) return exit as Exit.Exit<never, RedisError.RedisError>
+          out.push(exit.value)
+        }
+        return Effect.succeed(out)
+      })
+
+    // --- execute ------------------------------------------------------------------
+    const execute = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
+      if (command.invalid !== undefined) return Effect.fail(RedisError.invalidArgument(command.invalid, command.name))
+      const slot = ClusterRouter.slotOf(command)
+      if (slot >= 0) return executeSlot(command, slot)
+      if (slot === -2) return Effect.fail(crossSlot(command))
+      const how = (command.flags & Cmd.Flags.ALL_NODES) !== 0 ? fanOut[command.name] ?? "allSucceeded" : fanOut[command.name]
+      if (how !== undefined && how !== "any") {
+        return Effect.map(onAll("primaries", command), (values) => aggregate(how, values) as A)
+      }
+      return executeSlot(command, -1)
+    }
+
+    // Pipelines: group by node, one sendAll per node, reassemble in order;
+    // commands answered with a redirect or a retryable error go again on
+    // their own through `execute`.
+    const executeAll = (
+      commands: ReadonlyArray<Command<unknown>>
+    ): Effect.Effect<Array<Exit.Exit<unknown, RedisError.RedisError>>> =>
+      Effect.gen(function*() {
+        const results = new Array<Exit.Exit<unknown, RedisError.RedisError>>(commands.length)
+        const groups = new Map<string, { address: ClusterTopology.Address; indexes: Array<number> }>()
+        const later: Array<number> = []
+        commands.forEach((command, i) => {
+          if (command.invalid !== undefined) {
+            results[i] = Exit.fail(RedisError.invalidArgument(command.invalid, command.name))
+            return
+          }
+          const slot = ClusterRouter.slotOf(command)
+          if (slot === -2) {
+            results[i] = Exit.fail(crossSlot(command))
+            return
+          }
+          const a = slot === -1 ? undefined : addressFor(command, slot)
+          if (a === undefined || (slot === -1 && fanOut[command.name] !== undefined)) {
+            later.push(i)
+            return
+          }
+          const key = View.address(a)
+          const group = groups.get(key) ?? { address: a, indexes: [] }
+          group.indexes.push(i)
+          groups.set(key, group)
+        })
+        yield* Effect.forEach([...groups.values()], (group) =>
+          Effect.gen(function*() {
+            const entry = yield* Effect.exit(openNode(group.address))
+            if (Exit.isFailure(entry)) {
+              later.push(...group.indexes)
+              return
+            }
+            const exits = yield* entry.value.pool.shared.sendAll(group.indexes.map((i) => commands[i]))
+            exits.forEach((exit, j) => {
+              const i = group.indexes[j]
+              if (Exit.isFailure(exit)) {
+                const error = (exit.cause.reasons.find((r) => r._tag === "Fail") as { readonly error?: RedisError.RedisError } | undefined)?.error
+                if (error !== undefined && (redirectsOf(error) || retryable(commands[i], error))) {
+                  later.push(i)
+                  return
+                }
+              }
+              results[i] = exit
+            })
+          }), { concurrency: "unbounded", discard: true })
+        yield* Effect.forEach(later, (i) => Effect.map(Effect.exit(execute(commands[i])), (exit) => {
+          results[i] = exit
+        }), { concurrency: "unbounded", discard: true })
+        return results
+      })
+
+    const withDedicated = <A, E, R>(
+      keys: ReadonlyArray<Arg>,
+      f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | RedisError.RedisError, R> => {
+      const slot = keys.length === 0 ? -1 : ClusterSlot.slotOfKeys(keys)
+      if (slot === -2) {
+        return Effect.fail(RedisError.make(
+          new RedisError.CrossSlot({ message: "the keys of a transaction or blocking command must share a slot" }),
+          "NotSent"
+        ))
+      }
+      const once = Effect.suspend(() => {
+        const a = addressFor(Commands.ping(), slot)
+        if (a === undefined) return Effect.fail(uncovered(slot))
+        return Effect.flatMap(openNode(a), (entry) => entry.pool.withDedicated(f))
+      })
+      // A transaction on a slot that moved is refused as a whole (MOVED at
+      // queue time): refresh and run it once more on the new owner.
+      return Effect.catchIf(
+        once,
+        (e): e is RedisError.RedisError =>
+          RedisError.isRedisError(e) &&
+          (redirectsOf(e) || (e.reason._tag === "ExecAbort" && /MOVED|ASK/.test((e.reason as { readonly message: string }).message))),
+        () => Effect.andThen(topology.refresh("moved"), once)
+      )
+    }
+
+    // --- pub/sub ----------------------------------------------------------------
+    const pubsubFor = (a: ClusterTopology.Address): Effect.Effect<PubSub.PubSub> =>
+      Effect.flatMap(openNode(a), (entry) =>
+        entry.pubsub !== undefined
+          ? Effect.succeed(entry.pubsub)
+          : Effect.map(
+            PubSub.make(nodeOptions(a)).pipe(
+              Scope.provide(nodeScopes.get(entry.address) ?? scope),
+              Effect.provideService(Transport, transport)
+            ),
+            (ps) => {
+              entry.pubsub ??= ps
+              return entry.pubsub
+            }
+          ))
+
+    const pubsub: PubSub.PubSub = {
+      subscribe: (kind, names) =>
+        Stream.unwrap(Effect.gen(function*() {
+          // Classic messages reach every node, so any node will do; shard
+          // channels live on their slot's primary.
+          const slot = ClusterSlot.slotOfKeys(names)
+          if (kind === "shard" && slot === -2) {
+            return Stream.fail(RedisError.make(
+              new RedisError.CrossSlot({ message: "shard channels of one SSUBSCRIBE must share a slot" }),
+              "NotSent",
+              "SSUBSCRIBE"
+            ))
+          }
+          const a = addressFor(Commands.ping(), slot < 0 ? 0 : slot)
+          if (a === undefined) return Stream.fail(uncovered(slot))
+          const ps = yield* pubsubFor(a)
+          return ps.subscribe(kind, names)
+        })),
+      generation: () => {
+        let sum = 0
+        for (const entry of nodes.values()) sum += entry.pubsub?.generation() ?? 0
+        return sum
+      }
+    }
+
+    const backend: Redis.Backend = {
+      execute,
+      executeAll,
+      withDedicated,
+      pubsub,
+      monitorConnection: (onPush) =>
+        Effect.gen(function*() {
+          const a = targetNodes("random")[0]
+          if (a === undefined) return yield* Effect.fail(uncovered(0))
+          const connection = yield* Connection.make({ ...nodeOptions(a), offline: { _tag: "fail" }, maxResends: 0 }, { onPush })
+            .pipe(Effect.provideService(Transport, transport))
+          yield* connection.awaitReady
+          return connection
+        })
+    }
+    const redis = Redis.fromBackend(backend)
+
+    // --- non-atomic multi-key --------------------------------------------------
+    const bySlot = <A>(keys: ReadonlyArray<A>, keyOf: (a: A) => Arg) => {
+      const groups = new Map<number, Array<number>>()
+      keys.forEach((k, i) => {
+        const slot = ClusterSlot.keyslot(keyOf(k))
+        const g = groups.get(slot)
+        if (g === undefined) groups.set(slot, [i])
+        else g.push(i)
+      })
+      return groups
+    }
+    const countAcross = (build: (keys: ReadonlyArray<Arg>) => Command<number>) => (keys: ReadonlyArray<Arg>) =>
+      Effect.map(
+        Effect.forEach([...bySlot(keys, (k) => k).values()], (indexes) => execute(build(indexes.map((i) => keys[i]))), {
+          concurrency: "unbounded"
+        }),
+        (counts) => counts.reduce((a, b) => a + b, 0)
+      )
+
+    const single = (a: ClusterTopology.Address): Redis.RedisShape => {
+      const key = View.address(a)
+      const pool = Effect.map(openNode(a), (e) => e.pool)
+      return Redis.fromBackend({
+        execute: (command) => Effect.flatMap(pool, (p) => p.shared.send(command)),
+        executeAll: (commands) => Effect.flatMap(Effect.orDie(pool), (p) => p.shared.sendAll(commands)),
+        withDedicated: (_keys, f) => Effect.flatMap(pool, (p) => p.withDedicated(f)),
+        pubsub: {
+          subscribe: (kind, names) => Stream.unwrap(Effect.map(pubsubFor(a), (ps) => ps.subscribe(kind, names))),
+          generation: () => nodes.get(key)?.pubsub?.generation() ?? 0
+        },
+        monitorConnection: (onPush) =>
+          Effect.tap(
+            Connection.make({ ...nodeOptions(a), offline: { _tag: "fail" }, maxResends: 0 }, { onPush }).pipe(
+              Effect.provideService(Transport, transport)
+            ),
+            (c) => c.awaitReady
+          )
+      })
+    }
+
+    const cluster: ClusterShape = {
+      topology: Effect.sync(() => topology.current()),
+      changes: topology.changes,
+      refresh: Effect.suspend(() => topology.refresh("manual")),
+      nodes: Effect.sync(() => topology.current().view.shards.flatMap((s) => [s.primary, ...s.replicas])),
+      primaries: Effect.sync(() => topology.current().view.shards.map((s) => s.primary)),
+      replicas: Effect.sync(() => topology.current().view.shards.flatMap((s) => s.replicas)),
+      keyslot: ClusterSlot.keyslot,
+      nodeFor: (key, opts) =>
+        Effect.suspend(() => {
+          const slot = ClusterSlot.keyslot(key)
+          const probe = opts?.replica === true ? Commands.get(key) : Commands.set(key, "")
+          const snapshot = topology.current()
+          const node = router.route(snapshot, probe as Command<unknown>, slot)
+          return node === undefined ? Effect.fail(uncovered(slot)) : Effect.succeed(node)
+        }),
+      node: single,
+      onNodes,
+      onAll,
+      mgetNonAtomic: (keys) =>
+        Effect.gen(function*() {
+          const out = new Array<Option.Option<string>>(keys.length)
+          yield* Effect.forEach([...bySlot(keys, (k) => k).values()], (indexes) =>
+            Effect.map(execute(Commands.mget(indexes.map((i) => keys[i]))), (values) => {
+              values.forEach((v, j) => {
+                out[indexes[j]] = v
+              })
+            }), { concurrency: "unbounded", discard: true })
+          return out
+        }),
+      msetNonAtomic: (input) => {
+        const pairs: ReadonlyArray<readonly [Arg, Arg]> = Array.isArray(input)
+          ? input as ReadonlyArray<readonly [Arg, Arg]>
+          : Object.entries(input as Record<string, Arg>)
+        return Effect.forEach([...bySlot(pairs, (p) => p[0]).values()], (indexes) =>
+          execute(Commands.mset(indexes.map((i) => pairs[i]) as Array<readonly [Arg, Arg]>)), {
+          concurrency: "unbounded",
+          discard: true
+        })
+      },
+      delNonAtomic: countAcross((keys) => Commands.del(keys)),
+      unlinkNonAtomic: countAcross((keys) => Commands.unlink(keys)),
+      existsNonAtomic: countAcross((keys) => Commands.exists(keys)),
+      touchNonAtomic: countAcross((keys) => Commands.touch(keys)),
+      scanStream: (scanOptions) =>
+        Stream.flatMap(
+          Stream.fromIterableEffect(Effect.sync(() => topology.current().view.shards.map((s) => s.primary))),
+          (primary) => single(primary).scanStream(scanOptions)
+        ),
+      readonly: Effect.sync(() => router.setReadFrom(configuredReadFrom === "primary" ? "replica" : configuredReadFrom)),
+      readwrite: Effect.sync(() => router.setReadFrom("primary"))
+    }
+    return { redis, cluster }
+  })
+
+/**
+ * A layer providing both `Redis.Redis` (routed across the cluster) and
+ * `Cluster.Cluster`. Needs a `Transport` (`@redis-effect/node` has one).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<Redis.Redis | Cluster, RedisError.RedisError, Transport> =>
+  Layer.effectContext(
+    Effect.map(make(options), ({ cluster, redis }) =>
+      Context.make(Redis.Redis, Redis.Redis.of(redis)).pipe(Context.add(Cluster, Cluster.of(cluster))))
+  )
