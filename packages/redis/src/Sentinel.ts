@@ -207,7 +207,10 @@ export const EVENT_CHANNELS = [
   "+slave",
   "+sentinel",
   "+slave-reconf-done",
-  "+reboot"
+  "+reboot",
+  // Published when the chosen replica answers as a master, about a second
+  // before +switch-master: from then on the old primary's writes are lost.
+  "+promoted-slave"
 ] as const
 
 // -----------------------------------------------------------------------------
@@ -244,6 +247,24 @@ export const parseSwitchMaster = (
   const newPort = Number(parts[4])
   if (!Number.isInteger(oldPort) || !Number.isInteger(newPort)) return undefined
   return { name: parts[0], from: RedisConfig.tcp(parts[1], oldPort), to: RedisConfig.tcp(parts[3], newPort) }
+}
+
+/**
+ * The payload of `+promoted-slave`: `slave <ip>:<port> <ip> <port> @ <name> <master-ip> <master-port>`,
+ * read as a switch from the master to the promoted replica.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const parsePromoted = (
+  payload: string
+): { readonly name: string; readonly from: RedisConfig.Endpoint; readonly to: RedisConfig.Endpoint } | undefined => {
+  const parts = payload.trim().split(/\s+/)
+  if (parts.length !== 8 || parts[4] !== "@") return undefined
+  const port = Number(parts[3])
+  const masterPort = Number(parts[7])
+  if (!Number.isInteger(port) || !Number.isInteger(masterPort)) return undefined
+  return { name: parts[5], from: RedisConfig.tcp(parts[6], masterPort), to: RedisConfig.tcp(parts[2], port) }
 }
 
 /**
@@ -879,13 +900,13 @@ export const makeMaster = (
     }
 
     core.onEvent((event) => {
-      if (event.channel === "+switch-master") {
-        const sw = parseSwitchMaster(event.payload)
+      if (event.channel === "+promoted-slave" || event.channel === "+switch-master") {
+        const sw = event.channel === "+switch-master" ? parseSwitchMaster(event.payload) : parsePromoted(event.payload)
         if (sw !== undefined && sw.name === masterName) {
           demoted.delete(key(sw.to))
           const n = node
           if (n !== undefined && !n.retired && key(n.address) !== key(sw.to)) {
-            retire(n, `+switch-master from ${event.sentinel}`, false)
+            retire(n, `${event.channel} from ${event.sentinel}`, false)
             cues.cue(true, sw.to)
           } else {
             cues.cue(false)
