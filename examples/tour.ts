@@ -6,9 +6,9 @@
  * `Redis` service, prints what each step does, and stops the server.
  * Nothing here is needed to use the library; it shows the API in use.
  */
-import { NodeClient } from "@redis-effect/node"
-import { Commands, Redis, RedisError, Script } from "@redis-effect/redis"
-import { RedisServer } from "@redis-effect/testing"
+import { NodeClient, NodeCluster, NodeSentinel } from "@redis-effect/node"
+import { Cluster, Commands, Redis, RedisConfig, RedisError, Script, Sentinel } from "@redis-effect/redis"
+import { RedisCluster, RedisSentinel, RedisServer } from "@redis-effect/testing"
 import { Console, Effect, Fiber, Option, Stream } from "effect"
 
 const step = (title: string) => Console.log(`\n— ${title}`)
@@ -79,13 +79,65 @@ const tour = Effect.gen(function*() {
   yield* Console.log(`BLPOP -> ${Option.match(job, { onNone: () => "timeout", onSome: (j) => `${j.key}: ${j.value}` })}`)
 })
 
+// What only a cluster has: slots, nodes, fan-out and non-atomic multi-key.
+const clusterTour = Effect.gen(function*() {
+  const cluster = yield* Cluster.Cluster
+  const redis = yield* Redis.Redis
+  yield* step("cluster: keys hash to slots, slots to nodes")
+  const node = yield* cluster.nodeFor("user:1")
+  yield* Console.log(`keyslot(user:1) = ${cluster.keyslot("user:1")}, served by ${node.host}:${node.port}`)
+  yield* Console.log(`{user:1}:name and {user:1}:email share slot ${cluster.keyslot("{user:1}:email")}: one MGET may read both`)
+  const cross = yield* Effect.flip(redis.mget(["a", "b"]))
+  yield* Console.log(`MGET a b -> ${cross.reason._tag} (${cross.outcome}); mgetNonAtomic splits by slot instead:`)
+  yield* cluster.msetNonAtomic([["a", "1"], ["b", "2"]])
+  const values = yield* cluster.mgetNonAtomic(["a", "b"])
+  yield* Console.log(`mgetNonAtomic a b -> ${values.map((v) => Option.getOrElse(v, () => "?")).join(", ")}`)
+  yield* Console.log(`DBSIZE sums ${(yield* cluster.primaries).length} primaries -> ${yield* redis.dbsize()}`)
+})
+
+// What Sentinel adds: discovery, and following a failover.
+const sentinelTour = (group: RedisSentinel.RedisSentinelHandle) =>
+  Effect.gen(function*() {
+    const sentinel = yield* Sentinel.Sentinel
+    const redis = yield* Redis.Redis
+    yield* step("sentinel: discovery and failover following")
+    const master = yield* sentinel.discoverMaster(group.masterName)
+    const replicas = yield* sentinel.discoverReplicas(group.masterName)
+    yield* Console.log(`master ${RedisConfig.formatEndpoint(master)}; ${replicas.length} replicas`)
+    yield* redis.set("before-failover", "1")
+    const started = Date.now()
+    const { to } = yield* group.failover
+    yield* Console.log(`SENTINEL FAILOVER done after ${Date.now() - started} ms; new primary on port ${to.port}`)
+    yield* redis.set("after-failover", "2")
+    yield* Console.log(`writes follow the new primary: after-failover = ${yield* to.cli("GET", "after-failover")}`)
+  })
+
 const main = Effect.gen(function*() {
   yield* Console.log("redis-effect tour: starting a local redis-server…")
-  const server = yield* RedisServer.make()
-  yield* Console.log(`server on 127.0.0.1:${server.port}`)
-  yield* tour.pipe(Effect.provide(NodeClient.layer({ host: "127.0.0.1", port: server.port, clientName: "tour" })))
-  yield* Console.log("\ndone; stopping the server.")
-}).pipe(Effect.scoped)
+  yield* Effect.scoped(Effect.gen(function*() {
+    const server = yield* RedisServer.make()
+    yield* Console.log(`server on 127.0.0.1:${server.port}`)
+    yield* tour.pipe(Effect.provide(NodeClient.layer({ host: "127.0.0.1", port: server.port, clientName: "tour" })))
+  }))
+
+  yield* Console.log("\n=== the same program on a local 3x1 Redis Cluster (only the layer changes) ===")
+  yield* Effect.scoped(Effect.gen(function*() {
+    const cluster = yield* RedisCluster.make()
+    const nodes = cluster.startupNodes.map((n) => `${n.host}:${n.port}`)
+    yield* Console.log(`cluster nodes: ${nodes.join(", ")}`)
+    yield* Effect.andThen(tour, clusterTour).pipe(Effect.provide(NodeCluster.layer({ nodes: [nodes[0]], clientName: "tour" })))
+  }))
+  yield* Console.log("\n=== and through a local Sentinel group (1 primary, 2 replicas, 3 sentinels) ===")
+  yield* Effect.scoped(Effect.gen(function*() {
+    const group = yield* RedisSentinel.make()
+    const sentinels = group.sentinelAddresses.map((a) => `${a.host}:${a.port}`)
+    yield* Console.log(`sentinels: ${sentinels.join(", ")}; service ${group.masterName}`)
+    yield* Effect.andThen(tour, sentinelTour(group)).pipe(
+      Effect.provide(NodeSentinel.layerMaster({ sentinels, masterName: group.masterName, clientName: "tour" }))
+    )
+  }))
+  yield* Console.log("\ndone; every server stopped.")
+})
 
 Effect.runPromise(main).then(
   () => process.exit(0),

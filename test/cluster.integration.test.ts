@@ -190,6 +190,9 @@ describe("a shared 3x1 cluster", () => {
         const keys = yield* c.scanStream({ match: "fan:*", count: 50 }).pipe(Stream.runCollect)
         assert.strictEqual(new Set(keys).size, 90)
         assert.strictEqual(keys.length, 90)
+        // The Redis service's scanStream walks every primary too.
+        const viaRedis = yield* redis.scanStream({ match: "fan:*", count: 50 }).pipe(Stream.runCollect)
+        assert.strictEqual(new Set(viaRedis).size, 90)
       }).pipe(Effect.scoped))
 
     it.effect("reads from replicas hit replicas (INFO commandstats); readwrite() moves them back", () =>

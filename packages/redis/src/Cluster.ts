@@ -622,7 +622,9 @@ export const make = (
         entry.pubsub !== undefined
           ? Effect.succeed(entry.pubsub)
           : Effect.map(
-            PubSub.make(nodeOptions(a)).pipe(
+            // A subscriber queues while it (re)connects: its SUBSCRIBEs must
+            // wait for the connection, not fail fast like routed commands.
+            PubSub.make({ ...nodeOptions(a), offline: RedisConfig.defaultOffline }).pipe(
               Scope.provide(nodeScopes.get(entry.address) ?? scope),
               Effect.provideService(Transport, transport)
             ),
@@ -657,11 +659,25 @@ export const make = (
       }
     }
 
+    // SCAN has no cluster-wide cursor: walk every primary in turn. Each
+    // node's cursor is bound to that node, so the walk stays on one node
+    // until its cursor ends.
+    const scanAll = (scanOptions?: Commands.ScanOptions): Stream.Stream<string, RedisError.RedisError> =>
+      Stream.flatMap(
+        Stream.fromIterableEffect(Effect.sync(() => topology.current().view.shards.map((s) => s.primary))),
+        (primary) =>
+          Stream.paginate("0", (cursor: string) =>
+            Effect.map(sendTo(primary, Commands.scan(cursor, scanOptions)), (page) =>
+              [page.items, page.cursor === "0" ? Option.none<string>() : Option.some(page.cursor)] as const)),
+        { concurrency: 1 }
+      )
+
     const backend: Redis.Backend = {
       execute,
       executeAll,
       withDedicated,
       pubsub,
+      scanStream: scanAll,
       monitorConnection: (onPush) =>
         Effect.gen(function*() {
           const a = targetNodes("random")[0]
@@ -758,11 +774,7 @@ export const make = (
       unlinkNonAtomic: countAcross((keys) => Commands.unlink(keys)),
       existsNonAtomic: countAcross((keys) => Commands.exists(keys)),
       touchNonAtomic: countAcross((keys) => Commands.touch(keys)),
-      scanStream: (scanOptions) =>
-        Stream.flatMap(
-          Stream.fromIterableEffect(Effect.sync(() => topology.current().view.shards.map((s) => s.primary))),
-          (primary) => single(primary).scanStream(scanOptions)
-        ),
+      scanStream: scanAll,
       readonly: Effect.sync(() => router.setReadFrom(configuredReadFrom === "primary" ? "replica" : configuredReadFrom)),
       readwrite: Effect.sync(() => router.setReadFrom("primary"))
     }

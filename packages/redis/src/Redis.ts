@@ -67,6 +67,11 @@ export interface Backend {
   ) => Effect.Effect<A, E | RedisError.RedisError, R>
   /** Subscriptions (channels, patterns, shard channels). */
   readonly pubsub: PubSub.PubSub
+  /**
+   * Every key, for `scanStream`. Optional: by default one SCAN cursor on the
+   * node that keyless commands go to; a cluster walks every primary.
+   */
+  readonly scanStream?: ((options?: Commands.ScanOptions) => Stream.Stream<string, RedisError.RedisError>) | undefined
   /** Opens a fresh connection for MONITOR (to the node serving no key in particular). */
   readonly monitorConnection: (
     onPush: (value: RespValue) => void
@@ -535,7 +540,7 @@ export const fromBackend = (backend: Backend): RedisShape => {
     pipelineExits,
     transaction,
     watch,
-    scanStream: (options) => scanLike((cursor) => Commands.scan(cursor, options)),
+    scanStream: backend.scanStream ?? ((options) => scanLike((cursor) => Commands.scan(cursor, options))),
     hscanStream: (key, options) => scanLike((cursor) => Commands.hscan(key, cursor, options)),
     sscanStream: (key, options) => scanLike((cursor) => Commands.sscan(key, cursor, options)),
     zscanStream: (key, options) => scanLike((cursor) => Commands.zscan(key, cursor, options)),
