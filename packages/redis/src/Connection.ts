@@ -356,18 +356,24 @@ export const make = (
           return undefined
         case "closed":
           return RedisError.make(new RedisError.Closed({ message: `connection to ${address} is closed` }), "NotSent")
-        default:
-          if (offline._tag === "fail") return offlineError()
+        default: {
+          // `fail` is for a connection that was up and went down; during the
+          // first connect commands wait (a fresh connection is not an outage).
+          if (offline._tag === "fail" && status !== "connecting") return offlineError()
           // A failed connection reconnects when a command needs it.
           if (status === "failed") wakeDemand()
-          if (outbox.length >= offline.maxLength) {
+          const maxLength = offline._tag === "queue" ? offline.maxLength : RedisConfig.defaultOffline._tag === "queue"
+            ? RedisConfig.defaultOffline.maxLength
+            : 0
+          if (outbox.length >= maxLength) {
             return RedisError.make(
-              connectionError(endpoint, `offline queue is full (${offline.maxLength} commands)`),
+              connectionError(endpoint, `offline queue is full (${maxLength} commands)`),
               "NotSent"
             )
           }
           outbox.push(entry)
           return undefined
+        }
       }
     }
     const offlineError = () =>
@@ -576,7 +582,18 @@ export const make = (
     const lifecycle = Effect.gen(function*() {
       while (true) {
         if (status !== "connecting") status = "reconnecting"
-        const exit = yield* Effect.exit(Effect.retry(session, reconnectSchedule))
+        const exit = yield* Effect.exit(Effect.retry(
+          offline._tag === "fail"
+            // With `fail`, a failed attempt releases what waited for it (the
+            // first connect included) and later commands fail at once.
+            ? Effect.tapError(session, (error) =>
+              Effect.sync(() => {
+                status = "reconnecting"
+                failOutbox(error)
+              }))
+            : session,
+          reconnectSchedule
+        ))
         if (Exit.isSuccess(exit)) {
           const lost = exit.value
           status = "reconnecting"
