@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
@@ -208,22 +209,24 @@ export const make = (options: TopologyOptions): Effect.Effect<Topology, RedisErr
       view: first,
       table: View.slotTable(first),
       trigger: "startup",
-      refreshedAt: Date.now()
+      refreshedAt: yield* Clock.currentTimeMillis
     }
     let current = initial
     const ref = yield* SubscriptionRef.make(initial)
 
     let inFlight: Deferred.Deferred<Snapshot, RedisError.RedisError> | undefined
 
+    // Time comes from the Effect Clock so tests can drive the rate limit with
+    // the TestClock.
     const install = (view: View.View, trigger: Trigger): Effect.Effect<Snapshot> =>
-      Effect.suspend(() => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const changed = View.signature(view) !== View.signature(current.view)
         const next: Snapshot = {
           epoch: changed ? current.epoch + 1 : current.epoch,
           view,
           table: changed ? View.slotTable(view) : current.table,
           trigger,
-          refreshedAt: Date.now()
+          refreshedAt: now
         }
         current = next
         // A fresh table supersedes every MOVED patch.
@@ -236,8 +239,8 @@ export const make = (options: TopologyOptions): Effect.Effect<Topology, RedisErr
         if (inFlight !== undefined) return Deferred.await(inFlight)
         const deferred = Deferred.makeUnsafe<Snapshot, RedisError.RedisError>()
         inFlight = deferred
-        const wait = Math.max(0, current.refreshedAt + minInterval - Date.now())
         const run = Effect.gen(function*() {
+          const wait = current.refreshedAt + minInterval - (yield* Clock.currentTimeMillis)
           if (wait > 0) yield* Effect.sleep(wait)
           const view = yield* fetch(current)
           return yield* install(view, trigger)
