@@ -334,4 +334,40 @@ describe("faults under load", () => {
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
 
+describe("pub/sub across a failover", () => {
+  it.live("classic and sharded subscriptions move off a killed primary to the new owner of their slot; the gap is counted", () =>
+    Effect.gen(function*() {
+      const cluster = yield* RedisCluster.make()
+      const { redis } = yield* clientOf(cluster)
+      const channel = "{feed}:prices"
+      const received: Array<string> = []
+      const sharded: Array<string> = []
+      yield* redis.subscribe(channel).pipe(Stream.runForEach((m) => Effect.sync(() => received.push(m.payload))), Effect.forkChild)
+      yield* redis.ssubscribe(channel).pipe(Stream.runForEach((m) => Effect.sync(() => sharded.push(m.payload))), Effect.forkChild)
+      const publishUntil = (tag: string, got: () => boolean) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 200 && !got(); i++) {
+            yield* Effect.exit(redis.publish(channel, `${tag}-${i}`))
+            yield* Effect.exit(redis.spublish(channel, `${tag}-${i}`))
+            yield* Effect.sleep("50 millis")
+          }
+        })
+      yield* publishUntil("before", () => received.length > 0 && sharded.length > 0)
+      assert.isAbove(received.length, 0)
+      assert.isAbove(sharded.length, 0)
+      const generation = yield* redis.pubsubGeneration
+      // Kill the node the subscriptions live on: only a client that moves
+      // them hears anything afterwards.
+      const owner = yield* cluster.slotOwner(yield* cluster.keyslot(channel))
+      const started = Date.now()
+      yield* cluster.killPrimary(owner)
+      const hasAfter = (xs: ReadonlyArray<string>) => xs.some((p) => p.startsWith("after"))
+      yield* publishUntil("after", () => hasAfter(received) && hasAfter(sharded))
+      console.log(`pub/sub after the owner was killed: classic ${hasAfter(received)}, sharded ${hasAfter(sharded)} within ${Date.now() - started} ms`)
+      assert.isTrue(hasAfter(received))
+      assert.isTrue(hasAfter(sharded))
+      assert.isAbove(yield* redis.pubsubGeneration, generation)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+})
+
 void Layer

@@ -624,7 +624,12 @@ export const make = (
           : Effect.map(
             // A subscriber queues while it (re)connects: its SUBSCRIBEs must
             // wait for the connection, not fail fast like routed commands.
-            PubSub.make({ ...nodeOptions(a), offline: RedisConfig.defaultOffline }).pipe(
+            PubSub.make({ ...nodeOptions(a), offline: RedisConfig.defaultOffline }, {
+              onDisconnect: () => topology.requestRefresh("connection-failures"),
+              // A shard channel's slot moved away: the refresh gives the
+              // stream its new owner.
+              onServerUnsubscribe: () => topology.requestRefresh("moved")
+            }).pipe(
               Scope.provide(nodeScopes.get(entry.address) ?? scope),
               Effect.provideService(Transport, transport)
             ),
@@ -634,30 +639,62 @@ export const make = (
             }
           ))
 
-    const pubsub: PubSub.PubSub = {
-      subscribe: (kind, names) =>
-        Stream.unwrap(Effect.gen(function*() {
-          // Classic messages reach every node, so any node will do; shard
-          // channels live on their slot's primary.
-          const slot = ClusterSlot.slotOfKeys(names)
-          if (kind === "shard" && slot === -2) {
-            return Stream.fail(RedisError.make(
-              new RedisError.CrossSlot({ message: "shard channels of one SSUBSCRIBE must share a slot" }),
-              "NotSent",
-              "SSUBSCRIBE"
-            ))
-          }
-          const a = addressFor(Commands.ping(), slot < 0 ? 0 : slot)
+    // A subscription lives on the primary of its slot (the first channel's
+    // slot for classic channels: their messages reach every node, so this
+    // only spreads the load). When a refresh gives that slot another owner —
+    // a failover, a migration — the stream switches to the new owner: it
+    // subscribes there and unsubscribes from the old one. Every switch counts
+    // as a gap in `generation`.
+    let switches = 0
+    const subscribeFollowing = (kind: PubSub.Kind, names: ReadonlyArray<string>, slot: number) =>
+      topology.changes.pipe(
+        Stream.map((snapshot) => {
+          const owner = router.route(snapshot, Commands.ping(), slot)
+          return owner === undefined ? "" : View.address(owner)
+        }),
+        Stream.changes,
+        Stream.zipWithIndex,
+        Stream.switchMap(([address, index]) => {
+          if (index > 0) switches++
+          const a = address === "" ? undefined : parseAddress(address)
           if (a === undefined) return Stream.fail(uncovered(slot))
-          const ps = yield* pubsubFor(a)
-          return ps.subscribe(kind, names)
-        })),
+          return Stream.unwrap(Effect.map(pubsubFor(a), (ps) => ps.subscribe(kind, names)))
+        })
+      )
+
+    const pubsub: PubSub.PubSub = {
+      subscribe: (kind, names) => {
+        const slot = ClusterSlot.slotOfKeys(names)
+        if (kind === "shard" && slot === -2) {
+          return Stream.fail(RedisError.make(
+            new RedisError.CrossSlot({ message: "shard channels of one SSUBSCRIBE must share a slot" }),
+            "NotSent",
+            "SSUBSCRIBE"
+          ))
+        }
+        return subscribeFollowing(kind, names, slot < 0 ? 0 : slot)
+      },
       generation: () => {
-        let sum = 0
+        let sum = switches
         for (const entry of nodes.values()) sum += entry.pubsub?.generation() ?? 0
         return sum
       }
     }
+
+    // While a subscriber connection is down, keep refreshing the topology
+    // (rate-limited) so a failover is noticed even when no command flows.
+    yield* Effect.forkIn(
+      Effect.forever(Effect.andThen(Effect.sleep("250 millis"), Effect.sync(() => {
+        for (const entry of nodes.values()) {
+          const status = entry.pubsub?.status?.()
+          if (status !== undefined && status !== "ready" && status !== "closed") {
+            topology.requestRefresh("connection-failures")
+            return
+          }
+        }
+      }))),
+      scope
+    )
 
     // SCAN has no cluster-wide cursor: walk every primary in turn. Each
     // node's cursor is bound to that node, so the walk stays on one node
@@ -718,7 +755,8 @@ export const make = (
         withDedicated: (_keys, f) => Effect.flatMap(pool, (p) => p.withDedicated(f)),
         pubsub: {
           subscribe: (kind, names) => Stream.unwrap(Effect.map(pubsubFor(a), (ps) => ps.subscribe(kind, names))),
-          generation: () => nodes.get(key)?.pubsub?.generation() ?? 0
+          generation: () => nodes.get(key)?.pubsub?.generation() ?? 0,
+          status: () => nodes.get(key)?.pubsub?.status?.() ?? "closed"
         },
         monitorConnection: (onPush) =>
           Effect.tap(

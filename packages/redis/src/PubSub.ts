@@ -56,6 +56,21 @@ export interface PubSub {
   readonly subscribe: (kind: Kind, names: ReadonlyArray<string>) => Stream.Stream<Message, RedisError.RedisError>
   /** How many (re)subscribe rounds the connection has done: a change means messages may have been missed. */
   readonly generation: () => number
+  /** The subscriber connection's status (`"closed"` before the first subscription opens it). */
+  readonly status?: (() => Connection.Status) | undefined
+}
+
+/**
+ * Optional callbacks for whoever places this subscriber (the cluster backend).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Hooks {
+  /** The subscriber connection was lost. */
+  readonly onDisconnect?: (() => void) | undefined
+  /** The server dropped a live subscription on its own (a shard channel's slot moved away). */
+  readonly onServerUnsubscribe?: ((kind: Kind, name: string) => void) | undefined
 }
 
 const verbs = {
@@ -75,7 +90,8 @@ const str = (v: RespValue): string =>
  * @since 0.1.0
  */
 export const make = (
-  options: RedisConfig.ConnectionOptions
+  options: RedisConfig.ConnectionOptions,
+  hooks?: Hooks
 ): Effect.Effect<PubSub, never, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
@@ -140,6 +156,16 @@ export const make = (
           return confirm("pattern", str(items[1]))
         case "ssubscribe":
           return confirm("shard", str(items[1]))
+        case "unsubscribe":
+        case "punsubscribe":
+        case "sunsubscribe": {
+          // Our own UNSUBSCRIBEs are sent after the name left `listeners`; a
+          // name still listened to was dropped by the server.
+          const kind: Kind = type === "unsubscribe" ? "channel" : type === "punsubscribe" ? "pattern" : "shard"
+          const name = str(items[1])
+          if (listeners[kind].has(name)) hooks?.onServerUnsubscribe?.(kind, name)
+          return
+        }
       }
     }
 
@@ -157,7 +183,11 @@ export const make = (
     const getConnection: Effect.Effect<Connection.Connection> = Semaphore.withPermit(lock)(
       Effect.suspend(() => {
         if (connection !== undefined) return Effect.succeed(connection)
-        return Connection.make({ ...options, setInfo: false }, { onPush, onConnect: resubscribe }).pipe(
+        return Connection.make({ ...options, setInfo: false }, {
+          onPush,
+          onConnect: resubscribe,
+          onDisconnect: () => hooks?.onDisconnect?.()
+        }).pipe(
           Scope.provide(scope),
           Effect.provideService(Transport, transport),
           Effect.tap((c) =>
@@ -221,5 +251,5 @@ export const make = (
       )
     }
 
-    return { subscribe, generation: () => generation }
+    return { subscribe, generation: () => generation, status: () => connection?.status() ?? "closed" }
   })
