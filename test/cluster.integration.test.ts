@@ -150,6 +150,30 @@ describe("a shared 3x1 cluster", () => {
         assert.strictEqual(yield* c.unlinkNonAtomic(keys), 100)
       }).pipe(Effect.scoped))
 
+    it.effect("raw commands without declared keys are routed by COMMAND key positions (and GETKEYS for movable keys)", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisCluster.RedisCluster
+        const { redis } = yield* clientOf(cluster)
+        // MOVED would hide a wrong route: count them on the servers.
+        yield* redis.execute(Commands.raw(["COMMAND", "COUNT"]))
+        for (const p of yield* cluster.primaries) yield* p.cli("CONFIG", "RESETSTAT")
+        for (let i = 0; i < 20; i++) {
+          assert.strictEqual(yield* redis.execute(Commands.raw(["SET", `raw:${i}`, String(i)])), "OK")
+        }
+        for (let i = 0; i < 20; i++) {
+          const owner = yield* cluster.slotOwner(yield* cluster.keyslot(`raw:${i}`))
+          assert.strictEqual(yield* owner.cli("GET", `raw:${i}`), String(i))
+        }
+        const viaEval = yield* redis.execute(Commands.raw(["EVAL", "return redis.call('get', KEYS[1])", "1", "raw:7"]))
+        assert.strictEqual(viaEval, "7")
+        const cross = yield* Effect.flip(redis.execute(Commands.raw(["MGET", "raw:1", "raw:2"])))
+        assert.strictEqual(cross.reason._tag, "CrossSlot")
+        for (const p of yield* cluster.primaries) {
+          const stats = yield* p.info("errorstats")
+          assert.isUndefined(stats["errorstat_MOVED"], `MOVED on ${p.port}`)
+        }
+      }).pipe(Effect.scoped))
+
     it.effect("pipelines across slots are grouped per node and come back in order", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisCluster.RedisCluster

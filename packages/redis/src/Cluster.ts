@@ -520,9 +520,64 @@ export const make = (
         return Effect.succeed(out)
       })
 
+    // --- command metadata (the seed's command cache) ----------------------------
+    // Typed commands carry their keys. Raw, module and custom commands built
+    // without keys get them from COMMAND's key positions, loaded once from
+    // one node; commands with movable keys ask COMMAND GETKEYS each time.
+    interface KeySpec {
+      readonly first: number
+      readonly last: number
+      readonly step: number
+      readonly movable: boolean
+    }
+    let commandTable: Effect.Effect<Map<string, KeySpec>, RedisError.RedisError> | undefined
+    const loadCommandTable = Effect.gen(function*() {
+      const a = targetNodes("random")[0]
+      if (a === undefined) return yield* Effect.fail(uncovered(0))
+      const reply = yield* sendTo(a, Commands.raw(["COMMAND"]))
+      const table = new Map<string, KeySpec>()
+      for (const entry of Cmd.Reply.items(reply)) {
+        const fields = Cmd.Reply.items(entry)
+        const flags = Cmd.Reply.items(fields[2]).map((f) => Cmd.Reply.string(f))
+        table.set(Cmd.Reply.string(fields[0]).toUpperCase(), {
+          first: Cmd.Reply.integer(fields[3]),
+          last: Cmd.Reply.integer(fields[4]),
+          step: Cmd.Reply.integer(fields[5]),
+          movable: flags.includes("movablekeys")
+        })
+      }
+      return table
+    })
+    const keysFromMetadata = (command: Command<unknown>): Effect.Effect<ReadonlyArray<Arg>, RedisError.RedisError> =>
+      Effect.gen(function*() {
+        commandTable ??= yield* Effect.cached(loadCommandTable)
+        const spec = (yield* commandTable).get(command.name)
+        if (spec === undefined || (spec.first === 0 && !spec.movable)) return []
+        if (spec.movable) {
+          const a = targetNodes("random")[0]
+          if (a === undefined) return []
+          return yield* sendTo(a, Cmd.unsafeMake("COMMAND", ["COMMAND", "GETKEYS", ...command.args], [], Cmd.Flags.NO_KEYS, Cmd.Reply.array(Cmd.Reply.string)))
+        }
+        const args = command.args
+        const last = spec.last < 0 ? args.length + spec.last : spec.last
+        const keys: Array<Arg> = []
+        for (let i = spec.first; i <= last && i < args.length; i += Math.max(1, spec.step)) keys.push(args[i])
+        return keys
+      })
+
     // --- execute ------------------------------------------------------------------
     const execute = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
       if (command.invalid !== undefined) return Effect.fail(RedisError.invalidArgument(command.invalid, command.name))
+      if (
+        command.keys.length === 0 && (command.flags & (Cmd.Flags.NO_KEYS | Cmd.Flags.ALL_NODES)) === 0 &&
+        fanOut[command.name] === undefined
+      ) {
+        return Effect.flatMap(keysFromMetadata(command), (keys) => {
+          const slot = keys.length === 0 ? -1 : ClusterSlot.slotOfKeys(keys)
+          if (slot === -2) return Effect.fail(crossSlot(command))
+          return executeSlot(command, slot)
+        })
+      }
       const slot = ClusterRouter.slotOf(command)
       if (slot >= 0) return executeSlot(command, slot)
       if (slot === -2) return Effect.fail(crossSlot(command))
