@@ -245,6 +245,31 @@ describe("a shared 3x1 cluster", () => {
         assert.strictEqual(after, 0)
       }).pipe(Effect.scoped))
 
+    it.effect("lowestLatency reads go to a measured node; a default node takes keyless commands", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisCluster.RedisCluster
+        const { redis, cluster: c } = yield* clientOf(cluster, { readFrom: "lowestLatency" })
+        yield* redis.set("latency-key", "v")
+        for (let i = 0; i < 50; i++) {
+          const v = yield* redis.get("latency-key")
+          if (Option.isNone(v)) yield* Effect.sleep("10 millis")
+        }
+        const owner = yield* cluster.slotOwner(yield* cluster.keyslot("latency-key"))
+        const replicas = yield* cluster.replicasOf(owner)
+        let served = commandCalls(yield* owner.info("commandstats"), "get")
+        for (const r of replicas) served += commandCalls(yield* r.info("commandstats"), "get")
+        assert.isAtLeast(served, 50)
+        const [first] = yield* c.primaries
+        yield* c.setDefaultNode(first)
+        assert.deepStrictEqual(Option.map(yield* c.defaultNode, (n) => n.port), Option.some(first.port))
+        const target = cluster.nodes.find((n) => n.port === first.port)!
+        const before = commandCalls(yield* target.info("commandstats"), "echo")
+        for (let i = 0; i < 10; i++) yield* redis.echo("to the default node")
+        assert.strictEqual(commandCalls(yield* target.info("commandstats"), "echo") - before, 10)
+        const bad = yield* Effect.flip(c.setDefaultNode({ host: "127.0.0.1", port: 1 }))
+        assert.strictEqual(bad.reason._tag, "InvalidArgument")
+      }).pipe(Effect.scoped))
+
     it.effect("pub/sub and sharded pub/sub deliver", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisCluster.RedisCluster

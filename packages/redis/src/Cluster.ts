@@ -161,6 +161,10 @@ export interface ClusterShape {
   readonly touchNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
   /** Every key of the cluster, primary by primary. */
   readonly scanStream: (options?: Commands.ScanOptions) => Stream.Stream<string, RedisError.RedisError>
+  /** The node keyless commands go to, if one was set. */
+  readonly defaultNode: Effect.Effect<Option.Option<View.NodeInfo>>
+  /** Sends keyless commands to this node (`undefined`: spread them over the primaries again). */
+  readonly setDefaultNode: (address: ClusterTopology.Address | undefined) => Effect.Effect<void, RedisError.RedisError>
   /** Send reads to replicas by the configured policy (or `replica` if it was `primary`). */
   readonly readonly: Effect.Effect<void>
   /** Send every read to primaries. */
@@ -520,6 +524,23 @@ export const make = (
         return Effect.succeed(out)
       })
 
+    // lowestLatency: PING every node every 2 s and hand the round trips to the
+    // router (one fiber per cluster, not per command).
+    if (configuredReadFrom === "lowestLatency") {
+      const measure = Effect.gen(function*() {
+        const all = topology.current().view.shards.flatMap((s) => [s.primary, ...s.replicas])
+        const pairs = yield* Effect.forEach(all, (n) =>
+          Effect.gen(function*() {
+            const started = performance.now()
+            const exit = yield* Effect.exit(Effect.timeout(sendTo(n, Commands.ping()), "1 second"))
+            return [View.address(n), Exit.isSuccess(exit) ? performance.now() - started : Infinity] as const
+          }), { concurrency: "unbounded" })
+        router.setLatencies(new Map(pairs))
+      })
+      yield* measure
+      yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("2 seconds"), measure)), scope)
+    }
+
     // --- command metadata (the seed's command cache) ----------------------------
     // Typed commands carry their keys. Raw, module and custom commands built
     // without keys get them from COMMAND's key positions, loaded once from
@@ -868,6 +889,18 @@ export const make = (
       existsNonAtomic: countAcross((keys) => Commands.exists(keys)),
       touchNonAtomic: countAcross((keys) => Commands.touch(keys)),
       scanStream: scanAll,
+      defaultNode: Effect.sync(() => Option.fromNullishOr(router.defaultNode())),
+      setDefaultNode: (target) =>
+        Effect.suspend(() => {
+          if (target === undefined) return Effect.sync(() => router.setDefaultNode(undefined))
+          const key = View.address(target)
+          const node = topology.current().view.shards.flatMap((s) => [s.primary, ...s.replicas]).find((n) =>
+            View.address(n) === key
+          )
+          return node === undefined
+            ? Effect.fail(RedisError.invalidArgument(`${key} is not a node of this cluster`))
+            : Effect.sync(() => router.setDefaultNode(node))
+        }),
       readonly: Effect.sync(() => router.setReadFrom(configuredReadFrom === "primary" ? "replica" : configuredReadFrom)),
       readwrite: Effect.sync(() => router.setReadFrom("primary"))
     }

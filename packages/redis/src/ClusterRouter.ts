@@ -14,6 +14,7 @@ import { Flags } from "./Command.ts"
 import * as ClusterSlot from "./ClusterSlot.ts"
 import type * as ClusterTopology from "./ClusterTopology.ts"
 import type { NodeInfo, Shard } from "./internal/clusterView.ts"
+import { address } from "./internal/clusterView.ts"
 
 /**
  * Where reads go. Writes always go to the shard's primary.
@@ -25,6 +26,8 @@ import type { NodeInfo, Shard } from "./internal/clusterView.ts"
  *   `read_from_replicas`, Lettuce's `REPLICA_PREFERRED`).
  * - `roundRobin`: primary and replicas in turn.
  * - `randomReplica`: a replica at random (the primary when there is none).
+ * - `lowestLatency`: the node of the shard (primary or replica) with the
+ *   lowest measured PING round trip; the cluster measures every few seconds.
  * - a function: your pick among the shard's nodes.
  *
  * @category models
@@ -37,6 +40,7 @@ export type ReadFrom =
   | "replicaPreferred"
   | "roundRobin"
   | "randomReplica"
+  | "lowestLatency"
   | ((shard: Shard, slot: number) => NodeInfo)
 
 /**
@@ -70,6 +74,9 @@ export const usesReplicas = (readFrom: ReadFrom): boolean => readFrom !== "prima
 export const make = (initial: ReadFrom) => {
   let readFrom: ReadFrom = initial
   let rr = 0
+  // Round trips measured by the cluster, by node address ("host:port").
+  let latencies = new Map<string, number>()
+  let defaultNode: NodeInfo | undefined
 
   // Only failed nodes are skipped. Redis 7.0 reports a replica as "loading"
   // until its replication offset moves (a fresh cluster with no writes yet),
@@ -100,6 +107,18 @@ export const make = (initial: ReadFrom) => {
         const replicas = healthy(shard.replicas)
         return replicas.length === 0 ? shard.primary : replicas[Math.floor(Math.random() * replicas.length)]
       }
+      case "lowestLatency": {
+        let best = shard.primary
+        let bestRtt = latencies.get(address(shard.primary)) ?? Infinity
+        for (const replica of healthy(shard.replicas)) {
+          const rtt = latencies.get(address(replica)) ?? Infinity
+          if (rtt < bestRtt) {
+            best = replica
+            bestRtt = rtt
+          }
+        }
+        return best
+      }
     }
   }
 
@@ -108,6 +127,7 @@ export const make = (initial: ReadFrom) => {
     route: (snapshot: ClusterTopology.Snapshot, command: Command<unknown>, slot: number): NodeInfo | undefined => {
       const table = snapshot.table
       if (slot < 0) {
+        if (defaultNode !== undefined) return defaultNode
         const shards = table.shards
         return shards.length === 0 ? undefined : shards[rr++ % shards.length].primary
       }
@@ -120,6 +140,15 @@ export const make = (initial: ReadFrom) => {
     readFrom: () => readFrom,
     setReadFrom: (next: ReadFrom) => {
       readFrom = next
+    },
+    /** Where keyless commands go (undefined: spread over the primaries). */
+    defaultNode: () => defaultNode,
+    setDefaultNode: (node: NodeInfo | undefined) => {
+      defaultNode = node
+    },
+    /** Replaces the measured round trips (ms by "host:port"). */
+    setLatencies: (next: Map<string, number>) => {
+      latencies = next
     }
   }
 }
