@@ -421,8 +421,17 @@ export const make = (
         command.name
       )
 
+    // Hot path: the router returns the same NodeInfo objects until the next
+    // refresh, so remember each one's entry instead of building "host:port"
+    // for every command. A closed node is dropped from `nodes`; its cached
+    // entry is then ignored.
+    const entryCache = new WeakMap<object, NodeEntry>()
     const sendTo = <A>(a: ClusterTopology.Address, command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
-      const entry = nodes.get(View.address(a))
+      let entry = entryCache.get(a)
+      if (entry === undefined || nodes.get(entry.address) !== entry) {
+        entry = nodes.get(View.address(a))
+        if (entry !== undefined) entryCache.set(a, entry)
+      }
       return entry !== undefined
         ? entry.pool.shared.send(command)
         : Effect.flatMap(openNode(a), (e) => e.pool.shared.send(command))
@@ -480,14 +489,23 @@ export const make = (
       return Effect.fail(error)
     }
 
-    const executeSlot = <A>(command: Command<A>, slot: number): Effect.Effect<A, RedisError.RedisError> =>
-      Effect.catch(attempt(command, slot, 0), (error) =>
-        retryable(command, error)
-          ? Effect.retry(Effect.suspend(() => attempt(command, slot, 0)), {
-            schedule: retrySchedule,
-            while: (e) => retryable(command, e) || redirectsOf(e)
-          })
-          : Effect.fail(error))
+    // One `catch` on the success path: redirects are followed, then what
+    // still fails goes through the retry schedule if it is safe to.
+    const executeSlot = <A>(command: Command<A>, slot: number): Effect.Effect<A, RedisError.RedisError> => {
+      const a = addressFor(command, slot)
+      if (a === undefined) return attemptWithRetry(command, slot)
+      return Effect.catch(sendTo(a, command), (error) =>
+        Effect.catch(onRedirect(command, slot, 0, error), (e) => retryFrom(command, slot, e)))
+    }
+    const attemptWithRetry = <A>(command: Command<A>, slot: number) =>
+      Effect.catch(attempt(command, slot, 0), (e) => retryFrom(command, slot, e))
+    const retryFrom = <A>(command: Command<A>, slot: number, error: RedisError.RedisError) =>
+      retryable(command, error)
+        ? Redis.retryAfter(error, () => attempt(command, slot, 0), {
+          schedule: retrySchedule,
+          while: (e) => retryable(command, e) || redirectsOf(e)
+        })
+        : Effect.fail(error)
     const retryable = (command: Command<unknown>, error: RedisError.RedisError) =>
       Redis.isSafeToRetry(command, error) || reroutable(error) ||
       (error.reason._tag === "ReadOnly" && error.outcome !== "Unknown")

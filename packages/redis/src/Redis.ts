@@ -618,6 +618,33 @@ export const isSafeToRetry = (command: Command<unknown>, error: RedisError.Redis
 }
 
 /**
+ * Retries `again` by `schedule` after a first attempt that already failed
+ * with `error`. The first failure counts as the schedule's first input, so
+ * a schedule of N retries means N more sends, each after its delay.
+ *
+ * @category retry
+ * @since 0.1.0
+ */
+export const retryAfter = <A>(
+  error: RedisError.RedisError,
+  again: () => Effect.Effect<A, RedisError.RedisError>,
+  options: {
+    readonly schedule: Schedule.Schedule<unknown, RedisError.RedisError>
+    readonly while: (error: RedisError.RedisError) => boolean
+  }
+): Effect.Effect<A, RedisError.RedisError> => {
+  let replayed = false
+  return Effect.retry(
+    Effect.suspend(() => {
+      if (replayed) return again()
+      replayed = true
+      return Effect.fail(error)
+    }),
+    options
+  )
+}
+
+/**
  * Wraps a single-command sender with the retry policy; the success path adds
  * nothing but one `catch`.
  *
@@ -631,10 +658,7 @@ export const withRetry = (
 <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> =>
   Effect.catch(send(command), (error) =>
     isSafeToRetry(command, error)
-      ? Effect.retry(send(command), {
-        schedule,
-        while: (e) => isSafeToRetry(command, e)
-      })
+      ? retryAfter(error, () => send(command), { schedule, while: (e) => isSafeToRetry(command, e) })
       : Effect.fail(error))
 
 /**
