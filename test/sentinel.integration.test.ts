@@ -1,7 +1,7 @@
 /**
  * The Sentinel client against real redis-sentinel processes (FAULTS.md
  * section C): discovery, master and replica layers, sentinel outages, and
- * failovers under a W1 append load (FAULTS.md 0.3) with lost acknowledged
+ * failovers under a W1 append load and pipelines (FAULTS.md 0.3) with lost acknowledged
  * writes attributed to the client or the server (FAULTS.md 0.4).
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -19,111 +19,18 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 
-const SENTINEL_PW = "sentinel-secret"
-const DATA_PW = "data-secret"
-
-const optionsFor = (group: RedisSentinel.RedisSentinelHandle, extra: Partial<Sentinel.Options> = {}): Sentinel.Options => ({
-  sentinels: group.sentinelAddresses,
-  masterName: group.masterName,
-  ...(group.password === undefined ? {} : { password: group.password }),
-  ...(group.sentinelPassword === undefined ? {} : { sentinelPassword: group.sentinelPassword }),
-  ...extra
-})
-
-const build = <A, E>(layer: Layer.Layer<A, E>) =>
-  Effect.flatMap(Layer.build(layer), (ctx) => Effect.succeed(ctx))
-
-const errorOf = (exit: Exit.Exit<unknown, unknown>): RedisError.RedisError | undefined => {
-  if (Exit.isSuccess(exit)) return undefined
-  const f = exit.cause.reasons.find((r) => r._tag === "Fail") as { readonly error?: unknown } | undefined
-  return RedisError.isRedisError(f?.error) ? f.error : undefined
-}
-
-// -----------------------------------------------------------------------------
-// W1: unique appends, with a history of invokes and completions
-// -----------------------------------------------------------------------------
-
-interface Op {
-  readonly value: string
-  readonly key: string
-  readonly start: number
-  end: number
-  outcome: "ok" | "NotSent" | "Rejected" | "Unknown"
-  error?: string
-}
-
-const KEYS = 16
-
-const w1 = (redis: Redis.RedisShape, writers: number, history: Array<Op>, stop: { done: boolean }) =>
-  Effect.forEach(
-    Array.from({ length: writers }, (_, w) => w),
-    (w) =>
-      Effect.gen(function*() {
-        let seq = 0
-        while (!stop.done) {
-          const value = `${w}:${seq++}`
-          const key = `log:{${seq % KEYS}}`
-          const op: Op = { value, key, start: Date.now(), end: 0, outcome: "ok" }
-          history.push(op)
-          const exit = yield* Effect.exit(redis.rpush(key, value))
-          op.end = Date.now()
-          const error = errorOf(exit)
-          if (error !== undefined) {
-            op.outcome = error.outcome
-            op.error = `${error.reason._tag}/${error.outcome}`
-            yield* Effect.sleep("5 millis")
-          }
-        }
-      }),
-    { concurrency: "unbounded", discard: true }
-  )
-
-const analyse = (
-  label: string,
-  history: ReadonlyArray<Op>,
-  lists: ReadonlyMap<string, ReadonlyArray<string>>,
-  evidenceAt: number,
-  switchedAt: number
-) => {
-  const present = new Map<string, number>()
-  for (const values of lists.values()) for (const v of values) present.set(v, (present.get(v) ?? 0) + 1)
-  const invoked = new Set(history.map((o) => o.value))
-  const duplicates = [...present.values()].filter((n) => n > 1).length
-  const phantoms = [...present.keys()].filter((v) => !invoked.has(v)).length
-  const acked = history.filter((o) => o.outcome === "ok")
-  const lost = acked.filter((o) => !present.has(o.value))
-  const lostClient = lost.filter((o) => o.end >= evidenceAt)
-  const lostServer = lost.filter((o) => o.end < evidenceAt)
-  const misclassified = history.filter((o) => (o.outcome === "NotSent" || o.outcome === "Rejected") && present.has(o.value))
-  const errors = new Map<string, number>()
-  for (const o of history) if (o.error !== undefined) errors.set(o.error, (errors.get(o.error) ?? 0) + 1)
-  const firstOkAfter = acked.filter((o) => o.end >= evidenceAt).reduce((m, o) => Math.min(m, o.end), Infinity)
-  const report = {
-    ops: history.length,
-    acked: acked.length,
-    errors: Object.fromEntries(errors),
-    duplicates,
-    phantoms,
-    misclassified: misclassified.length,
-    lost_ack_client: lostClient.length,
-    lost_ack_server: lostServer.length,
-    recovery_ms_first_ok_after_evidence: firstOkAfter - evidenceAt,
-    switch_ms_evidence_to_verified: switchedAt - evidenceAt
-  }
-  console.log(`[sentinel ${label}] ${JSON.stringify(report)}`)
-  return report
-}
-
-const finalRead = (redis: Redis.RedisShape) =>
-  Effect.gen(function*() {
-    yield* Effect.ignore(redis.wait(2, 2000))
-    const lists = new Map<string, ReadonlyArray<string>>()
-    for (let k = 0; k < KEYS; k++) {
-      const key = `log:{${k}}`
-      lists.set(key, yield* redis.lrange(key, 0, -1))
-    }
-    return lists
-  })
+import {
+  analyse,
+  build,
+  DATA_PW,
+  emptyPipelineStats,
+  finalRead,
+  type Op,
+  optionsFor,
+  pipelineLoad,
+  SENTINEL_PW,
+  w1
+} from "./sentinel-support.ts"
 
 const failoverUnderLoad = (label: string, fault: (group: RedisSentinel.RedisSentinelHandle) => Effect.Effect<unknown, unknown>) =>
   Effect.gen(function*() {
@@ -144,7 +51,9 @@ const failoverUnderLoad = (label: string, fault: (group: RedisSentinel.RedisSent
     yield* Effect.sleep("200 millis")
     const history: Array<Op> = []
     const stop = { done: false }
-    const load = yield* Effect.forkChild(w1(redis, 10, history, stop))
+    const pstats = emptyPipelineStats()
+    const load = yield* Effect.forkChild(w1(redis, 8, history, stop))
+    const pipes = yield* Effect.forkChild(pipelineLoad(redis, 2, 5, history, pstats, stop, 15_000))
     const publisher = yield* Effect.forkChild(Effect.forever(Effect.andThen(Effect.ignore(redis.publish("w4", "x")), Effect.sleep("50 millis"))))
     yield* Effect.sleep("1 second")
     const faultAt = Date.now()
@@ -153,6 +62,7 @@ const failoverUnderLoad = (label: string, fault: (group: RedisSentinel.RedisSent
     yield* Effect.sleep("4 seconds")
     stop.done = true
     yield* Fiber.join(load)
+    yield* Fiber.join(pipes)
     yield* Fiber.interrupt(publisher)
     const state = yield* sentinel.state
     const sw = state.switches[0]
@@ -161,8 +71,12 @@ const failoverUnderLoad = (label: string, fault: (group: RedisSentinel.RedisSent
     console.log(`[sentinel ${label}] fault at +0, evidence (${sw.evidence}) at +${sw.evidenceAt - faultAt} ms, +switch-master received at +${switchMasterAt - faultAt} ms, verified ${sw.to} at +${sw.switchedAt - faultAt} ms`)
     const primary = yield* group.currentPrimary
     assert.strictEqual(sw.to, `127.0.0.1:${primary.port}`)
-    const lists = yield* finalRead(redis)
+    const lists = yield* finalRead(redis, ["log", "pl"])
     const report = analyse(label, history, lists, evidenceAt, sw.switchedAt)
+    const moved = pstats.spans.filter((p) => p.ok && p.start < evidenceAt && p.end >= sw.switchedAt).length
+    const { spans: _spans, ...pipelines } = pstats
+    console.log(`[sentinel ${label}] pipelines ${JSON.stringify({ ...pipelines, movedWholly: moved })}`)
+    assert.strictEqual(pstats.hung, 0, "no pipeline hung")
     assert.strictEqual(report.duplicates, 0, "no duplicates")
     assert.strictEqual(report.phantoms, 0, "no phantoms")
     assert.strictEqual(report.misclassified, 0, "NotSent/Rejected ops were not applied")

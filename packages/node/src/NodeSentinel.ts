@@ -10,6 +10,7 @@
 import type * as Redis from "@redis-effect/redis/Redis"
 import type * as RedisError from "@redis-effect/redis/RedisError"
 import * as Sentinel from "@redis-effect/redis/Sentinel"
+import type * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import * as NodeTransport from "./NodeTransport.ts"
 
@@ -45,3 +46,38 @@ export const layerReplica = (
  */
 export const layer = (options: Sentinel.Options): Layer.Layer<Sentinel.Sentinel, RedisError.RedisError> =>
   Sentinel.layer(options).pipe(Layer.provide(NodeTransport.layer))
+
+/**
+ * `layerMaster` with options read from `Config` (passwords as `Redacted`), e.g.
+ * `NodeSentinel.layerMasterConfig({ sentinels: Config.succeed(["127.0.0.1:26379"]),
+ * masterName: Config.String("SENTINEL_MASTER"), password: Config.Redacted("REDIS_PASSWORD") })`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMasterConfig = (
+  options: Config.Wrap<Sentinel.Options>
+): Layer.Layer<Redis.Redis | Sentinel.Sentinel, RedisError.RedisError | Config.ConfigError> =>
+  Sentinel.layerMasterConfig(options).pipe(Layer.provide(NodeTransport.layer))
+
+/**
+ * `layerReplica` with options read from `Config`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerReplicaConfig = (
+  options: Config.Wrap<Sentinel.Options>
+): Layer.Layer<Redis.Redis | Sentinel.Sentinel, RedisError.RedisError | Config.ConfigError> =>
+  Sentinel.layerReplicaConfig(options).pipe(Layer.provide(NodeTransport.layer))
+
+/**
+ * `layer` (the `Sentinel` service alone) with options read from `Config`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: Config.Wrap<Sentinel.Options>
+): Layer.Layer<Sentinel.Sentinel, RedisError.RedisError | Config.ConfigError> =>
+  Sentinel.layerConfig(options).pipe(Layer.provide(NodeTransport.layer))

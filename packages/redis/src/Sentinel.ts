@@ -21,7 +21,15 @@
  * afterwards is not reported as a success), holds new commands for a bounded
  * time until the new primary answers `ROLE master`, and sends them there.
  * Commands that were queued but never written move to the new primary (at
- * most once); commands that were written fail `Unknown`.
+ * most once); commands that were written fail `Unknown`. A pipeline moves
+ * as a whole when none of it can have run on the old primary; otherwise what
+ * was written fails `Unknown` and the rest `NotSent` (it never hangs: every
+ * wait is bounded).
+ *
+ * The replica layer reads only from replicas that the sentinels list as
+ * healthy, that report the role `slave`, and that answer `ROLE` as a replica
+ * linked to its primary when first used: a restarted stale primary, listed
+ * as a replica while it is still a master with an empty dataset, is skipped.
  *
  * It does not make the server's asynchronous replication safe: writes
  * acknowledged by a primary before any sentinel announced its demotion can
@@ -30,6 +38,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -208,6 +217,10 @@ export const EVENT_CHANNELS = [
   "+sentinel",
   "+slave-reconf-done",
   "+reboot",
+  // A stale primary turned into a replica, and a node whose reported role
+  // changed: the replica set changed.
+  "+convert-to-slave",
+  "+role-change",
   // Published when the chosen replica answers as a master, about a second
   // before +switch-master: from then on the old primary's writes are lost.
   "+promoted-slave"
@@ -304,7 +317,10 @@ export const toRecord = (reply: RespValue): Record<string, string> => {
  */
 export const isHealthyReplica = (entry: Record<string, string>): boolean => {
   const flags = (entry.flags ?? "").split(",")
-  return !flags.includes("s_down") && !flags.includes("o_down") && !flags.includes("disconnected")
+  if (flags.includes("s_down") || flags.includes("o_down") || flags.includes("disconnected")) return false
+  // A restarted stale primary is listed as a replica while it still reports
+  // itself master (FAULTS.md C4): it is not a replica of anything yet.
+  return entry["role-reported"] === undefined || entry["role-reported"] === "slave"
 }
 
 const key = (e: RedisConfig.Endpoint): string => RedisConfig.formatEndpoint(e)
@@ -352,6 +368,11 @@ interface Core {
   ) => Effect.Effect<RedisConfig.Endpoint, RedisError.RedisError>
   /** Asks `ROLE` at `address`; succeeds only if it is a master. */
   readonly verifyMaster: (
+    dataOptions: RedisConfig.ConnectionOptions,
+    address: RedisConfig.Endpoint
+  ) => Effect.Effect<void, RedisError.RedisError>
+  /** Asks `ROLE` at `address`; succeeds only if it is a replica linked to its primary (`connected`). */
+  readonly verifyReplica: (
     dataOptions: RedisConfig.ConnectionOptions,
     address: RedisConfig.Endpoint
   ) => Effect.Effect<void, RedisError.RedisError>
@@ -434,14 +455,22 @@ const makeCore = (
         })
       )
 
-    const verifyMaster = (data: RedisConfig.ConnectionOptions, address: RedisConfig.Endpoint) =>
+    const verifyRole = (wanted: "master" | "slave") => (data: RedisConfig.ConnectionOptions, address: RedisConfig.Endpoint) =>
       Effect.flatMap(oneShot({ ...data, endpoint: address }, [Commands.role()]), ([exit]) => {
         if (Exit.isFailure(exit)) return exit as Exit.Exit<never, RedisError.RedisError>
-        const role = (exit.value as Commands.ServerRole).role
-        return role === "master"
-          ? Effect.void
-          : Effect.fail(masterNotFound(masterName, `${key(address)} answers ROLE ${role}, not master`))
+        const reply = exit.value as Commands.ServerRole
+        if (reply.role !== wanted) {
+          return Effect.fail(masterNotFound(masterName, `${key(address)} answers ROLE ${reply.role}, not ${wanted}`))
+        }
+        // A replica that is not linked to its primary (a restarted node still
+        // syncing) may serve an empty or old dataset.
+        if (reply.role === "slave" && reply.state !== "connected") {
+          return Effect.fail(masterNotFound(masterName, `${key(address)} is a replica in state ${reply.state}`))
+        }
+        return Effect.void
       })
+    const verifyMaster = verifyRole("master")
+    const verifyReplica = verifyRole("slave")
 
     // Watchers: one subscriber connection per known sentinel.
     const listeners = new Set<(event: SentinelEvent) => void>()
@@ -665,6 +694,7 @@ const makeCore = (
       onEvent: (l) => listeners.add(l),
       findMaster: (data, reject) => findMaster(data, reject),
       verifyMaster,
+      verifyReplica,
       updateState
     } satisfies Core
   })
@@ -1048,24 +1078,55 @@ export const makeMaster = (
           ? Effect.retry(attempt(command), { schedule: retry, while: (e) => isSafeToResend(command, e) })
           : Effect.fail(error))
 
-    const executeAll = (commands: ReadonlyArray<Command<unknown>>) =>
-      Effect.matchEffect(awaitNode, {
-        onFailure: (e) => Effect.succeed(commands.map(() => Exit.fail(e) as Exit.Exit<unknown, RedisError.RedisError>)),
-        onSuccess: (n) =>
-          Effect.map(n.shared.sendAll(commands), (exits) => {
-            for (const exit of exits) {
-              if (Exit.isFailure(exit)) {
-                const f = exit.cause.reasons.find((r) => r._tag === "Fail") as { readonly error?: unknown } | undefined
-                if (RedisError.isRedisError(f?.error) && f.error.reason._tag === "ReadOnly") {
-                  retire(n, `READONLY from ${key(n.address)}`, true)
-                }
-              }
-            }
-            return n.retired
-              ? exits.map((e, i) => (Exit.isSuccess(e) ? Exit.fail(demotedReply(n, commands[i])) : e))
-              : exits
-          })
+    // A pipeline goes to one primary. When none of it can have run there
+    // (every command unwritten, refused READONLY, or a read) and some of it
+    // failed — the primary was retired under it, or it was down — the whole
+    // pipeline is sent again, in order, by the `retry` schedule (to the next
+    // primary after a switch). Otherwise what was written fails `Unknown`
+    // and the rest `NotSent`. Every wait is bounded (`switchTimeout`, the
+    // schedule), so a pipeline never hangs on a switch.
+    const failedWith = (exit: Exit.Exit<unknown, RedisError.RedisError>): RedisError.RedisError | undefined => {
+      if (Exit.isSuccess(exit)) return undefined
+      const f = exit.cause.reasons.find((r) => r._tag === "Fail") as { readonly error?: unknown } | undefined
+      return RedisError.isRedisError(f?.error) ? f.error : undefined
+    }
+    const pipelineOn = (n: Node, commands: ReadonlyArray<Command<unknown>>) =>
+      Effect.map(n.shared.sendAll(commands), (exits) => {
+        for (const exit of exits) {
+          if (failedWith(exit)?.reason._tag === "ReadOnly") retire(n, `READONLY from ${key(n.address)}`, true)
+        }
+        const final = n.retired
+          ? exits.map((e, i) => (Exit.isSuccess(e) ? Exit.fail(demotedReply(n, commands[i])) : e))
+          : exits
+        let firstError: RedisError.RedisError | undefined
+        let resendable = true
+        for (let i = 0; i < final.length && resendable; i++) {
+          const e = failedWith(final[i])
+          if (Exit.isSuccess(final[i])) resendable = Cmd.isResendable(commands[i])
+          else if (e === undefined) resendable = false
+          else {
+            firstError ??= e
+            resendable = isSafeToResend(commands[i], e) ||
+              (n.retired && Exit.isSuccess(exits[i]) && Cmd.isResendable(commands[i]))
+          }
+        }
+        return { exits: final, resend: resendable ? firstError : undefined }
       })
+    const executeAll = (
+      commands: ReadonlyArray<Command<unknown>>
+    ): Effect.Effect<Array<Exit.Exit<unknown, RedisError.RedisError>>> => {
+      let last: Array<Exit.Exit<unknown, RedisError.RedisError>> = []
+      const once: Effect.Effect<Array<Exit.Exit<unknown, RedisError.RedisError>>, RedisError.RedisError> =
+        Effect.matchEffect(awaitNode, {
+          onFailure: (e) => Effect.succeed(commands.map(() => Exit.fail(e) as Exit.Exit<unknown, RedisError.RedisError>)),
+          onSuccess: (n) =>
+            Effect.flatMap(pipelineOn(n, commands), ({ exits, resend }) => {
+              last = exits
+              return resend === undefined ? Effect.succeed(exits) : Effect.fail(resend)
+            })
+        })
+      return Effect.retry(once, { schedule: retry }).pipe(Effect.catch(() => Effect.succeed(last)))
+    }
 
     const redis = Redis.fromBackend({
       execute,
@@ -1119,8 +1180,15 @@ export const makeReplica = (
     let next = 0
     let pubsubBase = 0
 
+    // A replica new to the layer is asked ROLE first: a node the sentinels
+    // list as a replica may still be a restarted stale primary (FAULTS.md C4).
     const refresh = Effect.gen(function*() {
-      const replicas = yield* core.service.discoverReplicas()
+      const listed = yield* core.service.discoverReplicas()
+      const replicas: Array<RedisConfig.Endpoint> = []
+      for (const r of listed) {
+        if (nodes.some((n) => !n.retired && key(n.address) === key(r))) replicas.push(r)
+        else if (Exit.isSuccess(yield* Effect.exit(core.verifyReplica(data, r)))) replicas.push(r)
+      }
       const targets = replicas.length > 0 ? replicas : [yield* core.findMaster(data)]
       const wanted = new Set(targets.map(key))
       const keep: Array<Node> = []
@@ -1235,3 +1303,39 @@ export const layerMaster = (options: Options): Layer.Layer<Redis.Redis | Sentine
 export const layerReplica = (options: Options): Layer.Layer<Redis.Redis | Sentinel, RedisError.RedisError, Transport> =>
   Layer.effectContext(Effect.map(makeReplica(options), ({ redis, sentinel }) =>
     Context.make(Redis.Redis, Redis.Redis.of(redis)).pipe(Context.add(Sentinel, Sentinel.of(sentinel)))))
+
+/**
+ * `layerMaster` with its options read from `Config`: each field may be a
+ * `Config` (e.g. `password: Config.Redacted("REDIS_PASSWORD")`,
+ * `sentinelPassword: Config.Redacted("SENTINEL_PASSWORD")`), or the whole
+ * record one `Config`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMasterConfig = (
+  options: Config.Wrap<Options>
+): Layer.Layer<Redis.Redis | Sentinel, RedisError.RedisError | Config.ConfigError, Transport> =>
+  Layer.unwrap(Effect.map(Config.unwrap(options), layerMaster))
+
+/**
+ * `layerReplica` with its options read from `Config`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerReplicaConfig = (
+  options: Config.Wrap<Options>
+): Layer.Layer<Redis.Redis | Sentinel, RedisError.RedisError | Config.ConfigError, Transport> =>
+  Layer.unwrap(Effect.map(Config.unwrap(options), layerReplica))
+
+/**
+ * `layer` (the `Sentinel` service alone) with its options read from `Config`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: Config.Wrap<Options>
+): Layer.Layer<Sentinel, RedisError.RedisError | Config.ConfigError, Transport> =>
+  Layer.unwrap(Effect.map(Config.unwrap(options), layer))

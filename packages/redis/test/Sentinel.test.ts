@@ -2,6 +2,14 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Command from "@redis-effect/redis/Command"
 import * as RedisError from "@redis-effect/redis/RedisError"
 import * as Sentinel from "@redis-effect/redis/Sentinel"
+import { Transport } from "@redis-effect/redis/Transport"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 
 describe("Sentinel (pure)", () => {
   it("parses +switch-master", () => {
@@ -31,6 +39,10 @@ describe("Sentinel (pure)", () => {
     assert.isFalse(Sentinel.isHealthyReplica({ flags: "slave,o_down" }))
     assert.isFalse(Sentinel.isHealthyReplica({ flags: "slave,disconnected" }))
   })
+  it("skips a listed replica that reports itself master (a restarted stale primary)", () => {
+    assert.isTrue(Sentinel.isHealthyReplica({ flags: "slave", "role-reported": "slave" }))
+    assert.isFalse(Sentinel.isHealthyReplica({ flags: "slave", "role-reported": "master" }))
+  })
   it("parses sentinel addresses", () => {
     assert.deepStrictEqual(Sentinel.parseAddress("10.0.0.1:26380"), { _tag: "Tcp", host: "10.0.0.1", port: 26380 })
     assert.deepStrictEqual(Sentinel.parseAddress("[::1]:26379"), { _tag: "Tcp", host: "::1", port: 26379 })
@@ -44,5 +56,63 @@ describe("Sentinel (pure)", () => {
     assert.isTrue(Sentinel.isSafeToResend(read, closed("Unknown")))
     assert.isTrue(Sentinel.isSafeToResend(write, RedisError.make(new RedisError.ReadOnly({ message: "READONLY" }), "Rejected")))
     assert.isFalse(Sentinel.isSafeToResend(write, RedisError.make(new RedisError.MasterNotFound({ message: "", masterName: "m" }), "NotSent")))
+  })
+
+  describe("layers from Config", () => {
+    const fromConfig = {
+      sentinels: Config.Array(Schema.String, "SENTINELS"),
+      masterName: Config.String("SENTINEL_MASTER"),
+      password: Config.Redacted("REDIS_PASSWORD"),
+      sentinelPassword: Config.Redacted("SENTINEL_PASSWORD"),
+      switchTimeout: Config.Duration("SWITCH_TIMEOUT")
+    }
+    // Config fails before anything is dialled.
+    const noNetwork = Transport.of({ open: () => Effect.die("no network in this test") })
+
+    it.effect("reads the options from a ConfigProvider, passwords as Redacted", () =>
+      Effect.gen(function*() {
+        const provider = ConfigProvider.fromUnknown({
+          SENTINELS: ["10.0.0.1:26379", "10.0.0.2:26379"],
+          SENTINEL_MASTER: "mymaster",
+          REDIS_PASSWORD: "data-pw-123",
+          SENTINEL_PASSWORD: "sentinel-pw-456",
+          SWITCH_TIMEOUT: "2 seconds"
+        })
+        const options = yield* Config.unwrap<Sentinel.Options>(fromConfig).parse(provider)
+        assert.deepStrictEqual(options.sentinels, ["10.0.0.1:26379", "10.0.0.2:26379"])
+        assert.strictEqual(options.masterName, "mymaster")
+        assert.isTrue(Redacted.isRedacted(options.password))
+        assert.strictEqual(Redacted.value(options.password as Redacted.Redacted<string>), "data-pw-123")
+        assert.notInclude(String(options.sentinelPassword), "sentinel-pw-456")
+        assert.strictEqual(Duration.toMillis(Duration.fromInputUnsafe(options.switchTimeout!)), 2000)
+        // From the environment too: a comma-separated list.
+        const env = ConfigProvider.fromEnv({
+          env: { SENTINELS: "a:1,b:2", SENTINEL_MASTER: "m", REDIS_PASSWORD: "x", SENTINEL_PASSWORD: "y", SWITCH_TIMEOUT: "1 second" }
+        })
+        assert.deepStrictEqual((yield* Config.unwrap<Sentinel.Options>(fromConfig).parse(env)).sentinels, ["a:1", "b:2"])
+      }))
+
+    it.effect("a missing option fails the layers with a ConfigError that does not show the passwords", () =>
+      Effect.gen(function*() {
+        const provider = ConfigProvider.fromUnknown({
+          SENTINEL_MASTER: "mymaster",
+          REDIS_PASSWORD: "data-pw-123",
+          SENTINEL_PASSWORD: "sentinel-pw-456",
+          SWITCH_TIMEOUT: "2 seconds"
+        })
+        for (const layer of [Sentinel.layerMasterConfig(fromConfig), Sentinel.layerReplicaConfig(fromConfig), Sentinel.layerConfig(fromConfig)]) {
+          const error = yield* Layer.build(layer as Layer.Layer<unknown, unknown, Transport>).pipe(
+            Effect.scoped,
+            Effect.provideService(Transport, noNetwork),
+            Effect.provideService(ConfigProvider.ConfigProvider, provider),
+            Effect.flip
+          )
+          assert.strictEqual((error as { readonly _tag?: string })._tag, "ConfigError")
+          const text = String(error) + JSON.stringify(error)
+          assert.include(text, "SENTINELS")
+          assert.notInclude(text, "data-pw-123")
+          assert.notInclude(text, "sentinel-pw-456")
+        }
+      }))
   })
 })
