@@ -383,6 +383,38 @@ describe("faults under load", () => {
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
 
+describe("cluster SCAN across a reshard", () => {
+  it.live("a slow SCAN while 300 slots move returns every key exactly once", () =>
+    Effect.gen(function*() {
+      const cluster = yield* RedisCluster.make()
+      const { redis } = yield* clientOf(cluster)
+      const keys = Array.from({ length: 6000 }, (_, i) => `scan:${i}`)
+      yield* Effect.forEach(keys, (k) => redis.set(k, "x"), { concurrency: 100, discard: true })
+      const seen: Array<string> = []
+      const scanning = yield* redis.scanStream({ match: "scan:*", count: 10 }).pipe(
+        Stream.tap((k) => Effect.sync(() => seen.push(k))),
+        // Slow the walk down so the reshard happens in the middle of it.
+        Stream.tap(() => (seen.length % 100 === 0 ? Effect.sleep("15 millis") : Effect.void)),
+        Stream.runDrain,
+        Effect.forkChild
+      )
+      yield* Effect.sleep("200 millis")
+      const [a, b, c] = yield* cluster.primaries
+      const moved1 = yield* cluster.reshard({ from: a, to: b, count: 150 })
+      const moved2 = yield* cluster.reshard({ from: c, to: a, count: 150 })
+      // The test means something only if the walk spanned the reshard.
+      const spanned = scanning.pollUnsafe() === undefined
+      const emittedBeforeEnd = seen.length
+      yield* Fiber.join(scanning)
+      assert.isTrue(spanned, "the SCAN was still running when the reshard finished")
+      assert.isBelow(emittedBeforeEnd, keys.length)
+      const unique = new Set(seen)
+      console.log(`cluster SCAN during reshard of ${moved1.length + moved2.length} slots: ${seen.length} keys emitted, ${unique.size} unique of ${keys.length}`)
+      assert.strictEqual(unique.size, keys.length)
+      assert.strictEqual(seen.length, keys.length)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+})
+
 describe("pub/sub across a failover", () => {
   it.live("classic and sharded subscriptions move off a killed primary to the new owner of their slot; the gap is counted", () =>
     Effect.gen(function*() {

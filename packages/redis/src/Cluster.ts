@@ -790,18 +790,97 @@ export const make = (
       scope
     )
 
-    // SCAN has no cluster-wide cursor: walk every primary in turn. Each
-    // node's cursor is bound to that node, so the walk stays on one node
-    // until its cursor ends.
+    // SCAN has no cluster-wide cursor, and keys move while a reshard runs.
+    // The walk tracks slots: each primary is scanned for the slots it owned
+    // when its walk began, and a slot counts as done only when, at the end
+    // of that walk, the same node still owns it and is not migrating it.
+    // Slots that moved or were migrating are scanned again on their owner in
+    // the next round; a seen-set keeps a key that moved from being emitted
+    // twice. Memory: one entry per key emitted.
+    const MAX_SCAN_ROUNDS = 100
+    interface ScanWalk {
+      readonly primary: View.NodeInfo
+      readonly slots: Set<number>
+      cursor: string
+    }
+    interface ScanState {
+      readonly done: Set<number>
+      readonly seen: Set<string>
+      readonly queue: Array<ScanWalk>
+      current: ScanWalk | undefined
+      round: number
+    }
+    const migratingSlots = (primary: View.NodeInfo): Effect.Effect<Set<number>, RedisError.RedisError> =>
+      Effect.map(sendTo(primary, Cmd.unsafeMake("CLUSTER", ["CLUSTER", "NODES"], [], Cmd.Flags.NO_KEYS, Cmd.Reply.string)), (text) => {
+        const out = new Set<number>()
+        const myself = text.split("\n").find((line) => line.split(" ")[2]?.includes("myself"))
+        if (myself !== undefined) for (const m of myself.matchAll(/\[(\d+)->-/g)) out.add(Number(m[1]))
+        return out
+      })
+    const scanStep = (
+      state: ScanState,
+      scanOptions: Commands.ScanOptions | undefined
+    ): Effect.Effect<readonly [ReadonlyArray<string>, Option.Option<ScanState>], RedisError.RedisError> =>
+      Effect.gen(function*() {
+        if (state.current === undefined) {
+          if (state.queue.length === 0) {
+            if (state.done.size === ClusterSlot.SLOTS) return [[], Option.none()] as const
+            if (++state.round > MAX_SCAN_ROUNDS) {
+              return yield* Effect.fail(RedisError.make(
+                new RedisError.TryAgain({ message: `cluster SCAN: slots kept moving for ${MAX_SCAN_ROUNDS} rounds` }),
+                "NotSent",
+                "SCAN"
+              ))
+            }
+            // A round after the first waits a little: a migration is running.
+            if (state.round > 1) yield* Effect.sleep("50 millis")
+            const { table } = state.round > 1 ? yield* topology.refresh("manual") : topology.current()
+            const byShard = new Map<number, Set<number>>()
+            for (let slot = 0; slot < ClusterSlot.SLOTS; slot++) {
+              if (state.done.has(slot)) continue
+              const owner = table.owner[slot]
+              if (owner < 0) continue
+              const set = byShard.get(owner) ?? new Set<number>()
+              set.add(slot)
+              byShard.set(owner, set)
+            }
+            if (byShard.size === 0) return yield* Effect.fail(uncovered(-1))
+            for (const [index, slots] of byShard) state.queue.push({ primary: table.shards[index].primary, slots, cursor: "0" })
+          }
+          state.current = state.queue.shift()
+        }
+        const walk = state.current!
+        const page = yield* sendTo(walk.primary, Commands.scan(walk.cursor, scanOptions))
+        const keys: Array<string> = []
+        for (const key of page.items) {
+          if (!walk.slots.has(ClusterSlot.keyslot(key)) || state.seen.has(key)) continue
+          state.seen.add(key)
+          keys.push(key)
+        }
+        if (page.cursor !== "0") {
+          walk.cursor = page.cursor
+          return [keys, Option.some(state)] as const
+        }
+        // The walk of this node is over: which of its slots are settled?
+        const after = yield* topology.refresh("manual")
+        const migrating = yield* migratingSlots(walk.primary)
+        const me = View.address(walk.primary)
+        for (const slot of walk.slots) {
+          const owner = after.table.owner[slot]
+          if (owner >= 0 && View.address(after.table.shards[owner].primary) === me && !migrating.has(slot)) {
+            state.done.add(slot)
+          }
+        }
+        state.current = undefined
+        return [keys, Option.some(state)] as const
+      })
     const scanAll = (scanOptions?: Commands.ScanOptions): Stream.Stream<string, RedisError.RedisError> =>
-      Stream.flatMap(
-        Stream.fromIterableEffect(Effect.sync(() => topology.current().view.shards.map((s) => s.primary))),
-        (primary) =>
-          Stream.paginate("0", (cursor: string) =>
-            Effect.map(sendTo(primary, Commands.scan(cursor, scanOptions)), (page) =>
-              [page.items, page.cursor === "0" ? Option.none<string>() : Option.some(page.cursor)] as const)),
-        { concurrency: 1 }
-      )
+      Stream.unwrap(Effect.sync(() =>
+        Stream.paginate<ScanState, string, RedisError.RedisError>(
+          { done: new Set(), seen: new Set(), queue: [], current: undefined, round: 0 },
+          (state) => scanStep(state, scanOptions)
+        )
+      ))
 
     const backend: Redis.Backend = {
       execute,
