@@ -424,7 +424,11 @@ describe("pub/sub across a failover", () => {
       const received: Array<string> = []
       const sharded: Array<string> = []
       yield* redis.subscribe(channel).pipe(Stream.runForEach((m) => Effect.sync(() => received.push(m.payload))), Effect.forkChild)
-      yield* redis.ssubscribe(channel).pipe(Stream.runForEach((m) => Effect.sync(() => sharded.push(m.payload))), Effect.forkChild)
+      const gaps: Array<string> = []
+      yield* redis.ssubscribeWithGaps(channel).pipe(
+        Stream.runForEach((e) => Effect.sync(() => (e.kind === "gap" ? gaps.push(e.reason) : sharded.push(e.payload)))),
+        Effect.forkChild
+      )
       const publishUntil = (tag: string, got: () => boolean) =>
         Effect.gen(function*() {
           for (let i = 0; i < 200 && !got(); i++) {
@@ -448,6 +452,7 @@ describe("pub/sub across a failover", () => {
       assert.isTrue(hasAfter(received))
       assert.isTrue(hasAfter(sharded))
       assert.isAbove(yield* redis.pubsubGeneration, generation)
+      assert.include(gaps, "moved", "the sharded stream announced its gap")
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
 

@@ -11,6 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { NodeTransport } from "@redis-effect/node"
 import * as Commands from "@redis-effect/redis/Commands"
 import * as Connection from "@redis-effect/redis/Connection"
+import type * as PubSub from "@redis-effect/redis/PubSub"
 import * as Redis from "@redis-effect/redis/Redis"
 import * as RedisConfig from "@redis-effect/redis/RedisConfig"
 import type * as RedisError from "@redis-effect/redis/RedisError"
@@ -22,6 +23,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 
 const client = (options: Redis.Options) => Redis.make(options).pipe(Effect.provide(NodeTransport.layer))
 
@@ -396,6 +398,33 @@ describe("timeouts and frozen peers", () => {
       yield* proxy.unfreeze
       assert.strictEqual(yield* redis.echo("alive"), "alive")
       assert.isAtLeast(yield* proxy.accepted, 2)
+    }).pipe(Effect.scoped))
+})
+
+describe("pub/sub gaps", () => {
+  it.live("a subscriber connection killed by the server resubscribes and emits a reconnect gap", () =>
+    Effect.gen(function*() {
+      const server = yield* RedisServer.make()
+      const redis = yield* client({ port: server.port, reconnect: fastReconnect })
+      const events: Array<PubSub.Event> = []
+      yield* redis.subscribeWithGaps("ticks").pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.forkChild)
+      const publishUntil = (got: () => boolean) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 100 && !got(); i++) {
+            yield* redis.publish("ticks", `t${i}`)
+            yield* Effect.sleep("20 millis")
+          }
+        })
+      yield* publishUntil(() => events.length > 0)
+      yield* server.clientKill("TYPE", "pubsub")
+      const gapAt = () => events.findIndex((e) => e.kind === "gap")
+      yield* publishUntil(() => gapAt() >= 0 && events.slice(gapAt()).some((e) => e.kind === "channel"))
+      const gap = events[gapAt()]
+      assert.isDefined(gap)
+      assert.deepStrictEqual(gap, { kind: "gap", reason: "reconnect", subscription: "channel", names: ["ticks"] })
+      assert.isTrue(events.slice(gapAt() + 1).some((e) => e.kind === "channel"), "messages after the gap")
+      // Plain subscribe streams never see gap events.
+      assert.isTrue(events.slice(0, gapAt()).every((e) => e.kind === "channel"))
     }).pipe(Effect.scoped))
 })
 

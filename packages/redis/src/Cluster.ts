@@ -740,7 +740,12 @@ export const make = (
     // subscribes there and unsubscribes from the old one. Every switch counts
     // as a gap in `generation`.
     let switches = 0
-    const subscribeFollowing = (kind: PubSub.Kind, names: ReadonlyArray<string>, slot: number) =>
+    const subscribeFollowing = (
+      kind: PubSub.Kind,
+      names: ReadonlyArray<string>,
+      slot: number,
+      gaps: boolean
+    ): Stream.Stream<PubSub.Event, RedisError.RedisError> =>
       topology.changes.pipe(
         Stream.map((snapshot) => {
           const owner = router.route(snapshot, Commands.ping(), slot)
@@ -752,21 +757,32 @@ export const make = (
           if (index > 0) switches++
           const a = address === "" ? undefined : parseAddress(address)
           if (a === undefined) return Stream.fail(uncovered(slot))
-          return Stream.unwrap(Effect.map(pubsubFor(a), (ps) => ps.subscribe(kind, names)))
+          const here: Stream.Stream<PubSub.Event, RedisError.RedisError> = Stream.unwrap(
+            Effect.map(pubsubFor(a), (ps) =>
+              gaps && ps.subscribeEvents !== undefined ? ps.subscribeEvents(kind, names) : ps.subscribe(kind, names))
+          )
+          const gap: PubSub.Gap = { kind: "gap", reason: "moved", subscription: kind, names }
+          return gaps && index > 0 ? Stream.concat(Stream.succeed(gap), here) : here
         })
       )
+    const crossShard = (kind: PubSub.Kind, slot: number) =>
+      kind === "shard" && slot === -2
+        ? Stream.fail(RedisError.make(
+          new RedisError.CrossSlot({ message: "shard channels of one SSUBSCRIBE must share a slot" }),
+          "NotSent",
+          "SSUBSCRIBE"
+        ))
+        : undefined
 
     const pubsub: PubSub.PubSub = {
       subscribe: (kind, names) => {
         const slot = ClusterSlot.slotOfKeys(names)
-        if (kind === "shard" && slot === -2) {
-          return Stream.fail(RedisError.make(
-            new RedisError.CrossSlot({ message: "shard channels of one SSUBSCRIBE must share a slot" }),
-            "NotSent",
-            "SSUBSCRIBE"
-          ))
-        }
-        return subscribeFollowing(kind, names, slot < 0 ? 0 : slot)
+        return crossShard(kind, slot) ??
+          (subscribeFollowing(kind, names, slot < 0 ? 0 : slot, false) as Stream.Stream<PubSub.Message, RedisError.RedisError>)
+      },
+      subscribeEvents: (kind, names) => {
+        const slot = ClusterSlot.slotOfKeys(names)
+        return crossShard(kind, slot) ?? subscribeFollowing(kind, names, slot < 0 ? 0 : slot, true)
       },
       generation: () => {
         let sum = switches

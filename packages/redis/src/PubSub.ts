@@ -48,12 +48,40 @@ export interface Message {
 export type Kind = "channel" | "pattern" | "shard"
 
 /**
+ * Messages may have been missed: the subscription was made again after the
+ * connection was lost (`reconnect`) or moved to another node (`moved`: a
+ * cluster failover or slot migration). Pub/sub keeps no backlog, so what was
+ * published in between is gone.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Gap {
+  readonly kind: "gap"
+  readonly reason: "reconnect" | "moved"
+  readonly subscription: Kind
+  readonly names: ReadonlyArray<string>
+}
+
+/**
+ * What a subscription with gap events emits.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Event = Message | Gap
+
+/**
  * @category models
  * @since 0.1.0
  */
 export interface PubSub {
   /** Messages for the given channels (or patterns, or shard channels), for as long as the stream runs. */
   readonly subscribe: (kind: Kind, names: ReadonlyArray<string>) => Stream.Stream<Message, RedisError.RedisError>
+  /** The same, with a `Gap` event wherever messages may have been missed. */
+  readonly subscribeEvents?:
+    | ((kind: Kind, names: ReadonlyArray<string>) => Stream.Stream<Event, RedisError.RedisError>)
+    | undefined
   /** How many (re)subscribe rounds the connection has done: a change means messages may have been missed. */
   readonly generation: () => number
   /** The subscriber connection's status (`"closed"` before the first subscription opens it). */
@@ -96,8 +124,13 @@ export const make = (
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const transport = yield* Transport
-    // name -> listeners, per kind. A listener is the queue of one stream.
-    const listeners: Record<Kind, Map<string, Set<Queue.Queue<Message, RedisError.RedisError | Cause.Done>>>> = {
+    // name -> listeners, per kind. A listener is the queue of one stream,
+    // and whether that stream wants gap events.
+    interface Listener {
+      readonly queue: Queue.Queue<Event, RedisError.RedisError | Cause.Done>
+      readonly gaps: boolean
+    }
+    const listeners: Record<Kind, Map<string, Set<Listener>>> = {
       channel: new Map(),
       pattern: new Map(),
       shard: new Map()
@@ -113,7 +146,7 @@ export const make = (
     const deliver = (kind: Kind, name: string, message: Message) => {
       const set = listeners[kind].get(name)
       if (set === undefined) return
-      for (const queue of set) Queue.offerUnsafe(queue, message)
+      for (const listener of set) Queue.offerUnsafe(listener.queue, message)
     }
 
     const confirm = (kind: Kind, name: string) => {
@@ -174,7 +207,18 @@ export const make = (
         generation++
         for (const kind of ["channel", "pattern", "shard"] as const) {
           const names = [...listeners[kind].keys()]
-          if (names.length > 0) yield* connection.sendNoReply([verbs[kind].sub, ...names])
+          if (names.length === 0) continue
+          yield* connection.sendNoReply([verbs[kind].sub, ...names])
+          if (generation === 1) continue
+          // Not the first connect: tell the streams that asked for it.
+          const told = new Set<Listener>()
+          for (const name of names) {
+            for (const listener of listeners[kind].get(name) ?? []) {
+              if (!listener.gaps || told.has(listener)) continue
+              told.add(listener)
+              Queue.offerUnsafe(listener.queue, { kind: "gap", reason: "reconnect", subscription: kind, names: [...names] })
+            }
+          }
         }
       })
 
@@ -199,12 +243,17 @@ export const make = (
       })
     )
 
-    const subscribe = (kind: Kind, names: ReadonlyArray<string>): Stream.Stream<Message, RedisError.RedisError> => {
+    const subscribeWith = (
+      kind: Kind,
+      names: ReadonlyArray<string>,
+      gaps: boolean
+    ): Stream.Stream<Event, RedisError.RedisError> => {
       if (names.length === 0) {
         return Stream.fail(RedisError.invalidArgument(`${verbs[kind].sub} needs at least one name`, verbs[kind].sub))
       }
-      return Stream.callback<Message, RedisError.RedisError>((queue) =>
-        Effect.acquireRelease(
+      return Stream.callback<Event, RedisError.RedisError>((queue) => {
+        const listener: Listener = { queue, gaps }
+        return Effect.acquireRelease(
           Effect.gen(function*() {
             const c = yield* getConnection
             const fresh: Array<string> = []
@@ -221,7 +270,7 @@ export const make = (
                 confirmations[kind].set(name, list)
                 waits.push(d)
               }
-              set.add(queue)
+              set.add(listener)
             }
             if (fresh.length > 0) {
               // While disconnected this waits in the offline queue; onConnect
@@ -237,7 +286,7 @@ export const make = (
               for (const name of names) {
                 const set = listeners[kind].get(name)
                 if (set === undefined) continue
-                set.delete(queue)
+                set.delete(listener)
                 if (set.size === 0) {
                   listeners[kind].delete(name)
                   gone.push(name)
@@ -248,8 +297,11 @@ export const make = (
                 : Effect.ignore(c.sendNoReply([verbs[kind].unsub, ...gone]))
             })
         )
-      )
+      })
     }
+    const subscribe = (kind: Kind, names: ReadonlyArray<string>) =>
+      subscribeWith(kind, names, false) as Stream.Stream<Message, RedisError.RedisError>
+    const subscribeEvents = (kind: Kind, names: ReadonlyArray<string>) => subscribeWith(kind, names, true)
 
-    return { subscribe, generation: () => generation, status: () => connection?.status() ?? "closed" }
+    return { subscribe, subscribeEvents, generation: () => generation, status: () => connection?.status() ?? "closed" }
   })

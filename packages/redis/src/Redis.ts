@@ -248,6 +248,18 @@ export interface ServiceMethods {
   readonly psubscribe: (
     ...patterns: ReadonlyArray<string>
   ) => Stream.Stream<PubSub.Message, RedisError.RedisError>
+  /** `subscribe` with a `Gap` event wherever messages may have been missed (reconnect, failover). */
+  readonly subscribeWithGaps: (
+    ...channels: ReadonlyArray<string>
+  ) => Stream.Stream<PubSub.Event, RedisError.RedisError>
+  /** `psubscribe` with gap events. */
+  readonly psubscribeWithGaps: (
+    ...patterns: ReadonlyArray<string>
+  ) => Stream.Stream<PubSub.Event, RedisError.RedisError>
+  /** `ssubscribe` with gap events (a cluster failover or slot migration moved the subscription). */
+  readonly ssubscribeWithGaps: (
+    ...channels: ReadonlyArray<string>
+  ) => Stream.Stream<PubSub.Event, RedisError.RedisError>
   /** Messages on shard channels (SSUBSCRIBE). */
   readonly ssubscribe: (
     ...channels: ReadonlyArray<string>
@@ -526,6 +538,10 @@ export const fromBackend = (backend: Backend): RedisShape => {
     })
   )
 
+  // A backend without gap events still serves the stream, with messages only.
+  const withGaps = (kind: PubSub.Kind, names: ReadonlyArray<string>): Stream.Stream<PubSub.Event, RedisError.RedisError> =>
+    backend.pubsub.subscribeEvents?.(kind, names) ?? backend.pubsub.subscribe(kind, names)
+
   const methods: Record<string, unknown> = {}
   for (const [name, build] of Object.entries(Commands)) {
     // `parseInfo`, `parseClientList` are pure parsers, not command builders.
@@ -549,6 +565,9 @@ export const fromBackend = (backend: Backend): RedisShape => {
     subscribe: (...channels) => backend.pubsub.subscribe("channel", channels),
     psubscribe: (...patterns) => backend.pubsub.subscribe("pattern", patterns),
     ssubscribe: (...channels) => backend.pubsub.subscribe("shard", channels),
+    subscribeWithGaps: (...channels) => withGaps("channel", channels),
+    psubscribeWithGaps: (...patterns) => withGaps("pattern", patterns),
+    ssubscribeWithGaps: (...channels) => withGaps("shard", channels),
     monitor,
     pubsubGeneration: Effect.sync(() => backend.pubsub.generation()),
     withConnection: (f) => backend.withDedicated([], f)

@@ -814,27 +814,41 @@ const dataOptionsOf = (options: Options): Effect.Effect<RedisConfig.ConnectionOp
 const followingPubSub = (
   awaitNode: Effect.Effect<Node, RedisError.RedisError>,
   generation: () => number
-): PubSub.PubSub => ({
-  subscribe: (kind, names) =>
-    Stream.callback<PubSub.Message, RedisError.RedisError>((queue) =>
+): PubSub.PubSub => {
+  const follow = (kind: PubSub.Kind, names: ReadonlyArray<string>, gaps: boolean) =>
+    Stream.callback<PubSub.Event, RedisError.RedisError>((queue) =>
       Effect.forkScoped(
         Effect.gen(function*() {
+          let moved = false
           while (true) {
             const n = yield* awaitNode
+            // Messages published while the subscription moved are gone.
+            if (moved && gaps) Queue.offerUnsafe(queue, { kind: "gap", reason: "moved", subscription: kind, names })
+            const inner: Stream.Stream<PubSub.Event, RedisError.RedisError> =
+              gaps && n.pubsub.subscribeEvents !== undefined
+                ? n.pubsub.subscribeEvents(kind, names)
+                : n.pubsub.subscribe(kind, names)
             const exit = yield* Effect.exit(Effect.raceFirst(
-              Stream.runForEach(n.pubsub.subscribe(kind, names), (m) => Effect.sync(() => Queue.offerUnsafe(queue, m))),
+              Stream.runForEach(inner, (m) => Effect.sync(() => Queue.offerUnsafe(queue, m))),
               Deferred.await(n.retiredSignal)
             ))
-            if (n.retired) continue
+            if (n.retired) {
+              moved = true
+              continue
+            }
             if (Exit.isFailure(exit)) return yield* (exit as Exit.Exit<never, RedisError.RedisError>)
             Queue.endUnsafe(queue)
             return
           }
         }).pipe(Effect.catch((e) => Effect.sync(() => Queue.failCauseUnsafe(queue, Cause.fail(e)))))
       )
-    ),
-  generation
-})
+    )
+  return {
+    subscribe: (kind, names) => follow(kind, names, false) as Stream.Stream<PubSub.Message, RedisError.RedisError>,
+    subscribeEvents: (kind, names) => follow(kind, names, true),
+    generation
+  }
+}
 
 // Wakes a loop fiber: `cue` is synchronous (event handlers call it), the loop
 // waits with `next`; `urgent` also interrupts the round in progress.
