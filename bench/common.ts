@@ -24,6 +24,11 @@ export interface Scenario {
   /** Commands in flight (1 = sequential); for `pipeline-set`, the batch size. */
   readonly inFlight: number
   readonly batch?: number
+  /**
+   * For the cluster scenarios: 3 = three primaries, 6 = three primaries with
+   * one replica each. Reads go to primaries (every client's default).
+   */
+  readonly cluster?: 3 | 6
   readonly description: string
 }
 
@@ -79,16 +84,50 @@ export const scenarios: ReadonlyArray<Scenario> = [
     warmup: 20_000,
     inFlight: IN_FLIGHT,
     description: "32 B messages from one publisher (100 PUBLISH in flight) to one subscriber, counted on arrival"
+  },
+  {
+    name: "cluster-concurrent-set",
+    ops: 200_000,
+    quickOps: 30_000,
+    warmup: 30_000,
+    inFlight: IN_FLIGHT,
+    cluster: 3,
+    description: "SET of 32 B, 100 in flight on one cluster client, keys over all slots (3 primaries)"
+  },
+  {
+    name: "cluster-concurrent-get",
+    ops: 200_000,
+    quickOps: 30_000,
+    warmup: 30_000,
+    inFlight: IN_FLIGHT,
+    cluster: 3,
+    description: "GET of 32 B, 100 in flight on one cluster client, keys over all slots (3 primaries)"
+  },
+  {
+    name: "cluster6-concurrent-set",
+    ops: 200_000,
+    quickOps: 30_000,
+    warmup: 30_000,
+    inFlight: IN_FLIGHT,
+    cluster: 6,
+    description: "SET of 32 B, 100 in flight, 3 primaries + 3 replicas (writes are replicated)"
+  },
+  {
+    name: "cluster6-concurrent-get",
+    ops: 200_000,
+    quickOps: 30_000,
+    warmup: 30_000,
+    inFlight: IN_FLIGHT,
+    cluster: 6,
+    description: "GET of 32 B, 100 in flight, 3 primaries + 3 replicas (reads from primaries)"
   }
 ]
 
-/** The scenarios that wait for the cluster client (another issue). */
-export const clusterScenarios = [
-  "cluster-concurrent-set",
-  "cluster-concurrent-get",
-  "cluster6-concurrent-set",
-  "cluster6-concurrent-get"
-] as const
+/**
+ * The shape a scenario runs: the cluster scenarios run the standalone
+ * `concurrent-set` / `concurrent-get` bodies against a cluster client.
+ */
+export const shapeOf = (s: Scenario): string => s.name.replace(/^cluster6?-/, "")
 
 export const scenarioNamed = (name: string): Scenario => {
   const s = scenarios.find((s) => s.name === name)
@@ -199,18 +238,59 @@ export const rawCommands = (port: number, commands: ReadonlyArray<ReadonlyArray<
     })
   })
 
-/** The server's process CPU (user + sys), in microseconds. */
-export const serverCpuMicros = async (port: number): Promise<number> => {
-  const [reply] = await rawCommands(port, [["INFO", "cpu"]])
-  const text = reply.toString()
-  const field = (name: string) => Number(new RegExp(`(?:^|\\n)${name}:([0-9.]+)`).exec(text)?.[1] ?? NaN)
-  return Math.round((field("used_cpu_user") + field("used_cpu_sys")) * 1e6)
+/** The server's process CPU (user + sys), in microseconds; summed over all `ports` (cluster nodes). */
+export const serverCpuMicros = async (ports: number | ReadonlyArray<number>): Promise<number> => {
+  let total = 0
+  for (const port of typeof ports === "number" ? [ports] : ports) {
+    const [reply] = await rawCommands(port, [["INFO", "cpu"]])
+    const text = reply.toString()
+    const field = (name: string) => Number(new RegExp(`(?:^|\\n)${name}:([0-9.]+)`).exec(text)?.[1] ?? NaN)
+    total += Math.round((field("used_cpu_user") + field("used_cpu_sys")) * 1e6)
+  }
+  return total
 }
 
 /** Writes the key space the GET scenarios read. */
 export const preload = async (port: number): Promise<void> => {
   await rawCommands(port, smallKeys.map((k) => ["SET", k, SMALL_VALUE]))
   await rawCommands(port, largeKeys.map((k) => ["SET", k, LARGE_VALUE]))
+}
+
+/** The body of a bulk-string reply (`$n CRLF body CRLF`). */
+const bulkText = (reply: Buffer): string => {
+  const lineEnd = reply.indexOf("\r\n")
+  return reply.toString("utf8", lineEnd + 2, reply.length - 2)
+}
+
+/**
+ * Writes the small key space into a cluster, each key on the primary that
+ * owns its slot (`CLUSTER KEYSLOT` and `CLUSTER NODES` over the raw client, so
+ * the setup does not depend on any client under test). Returns the number of
+ * keys per primary port.
+ */
+export const preloadCluster = async (seedPort: number): Promise<Map<number, number>> => {
+  const [nodes] = await rawCommands(seedPort, [["CLUSTER", "NODES"]])
+  const owner = new Int32Array(16384).fill(-1)
+  for (const line of bulkText(nodes).trim().split("\n")) {
+    const fields = line.trim().split(" ")
+    if (!fields[2].split(",").includes("master")) continue
+    const port = Number(fields[1].split("@")[0].split(":").at(-1))
+    for (const range of fields.slice(8)) {
+      if (range.startsWith("[")) continue
+      const [a, b] = range.split("-").map(Number)
+      for (let slot = a; slot <= (b ?? a); slot++) owner[slot] = port
+    }
+  }
+  const slots = await rawCommands(seedPort, smallKeys.map((k) => ["CLUSTER", "KEYSLOT", k]))
+  const byPort = new Map<number, Array<string>>()
+  smallKeys.forEach((k, i) => {
+    const port = owner[Number(slots[i].toString("latin1", 1, slots[i].length - 2))]
+    if (port < 0) throw new Error(`no primary owns the slot of ${k}`)
+    if (!byPort.has(port)) byPort.set(port, [])
+    byPort.get(port)!.push(k)
+  })
+  for (const [port, keys] of byPort) await rawCommands(port, keys.map((k) => ["SET", k, SMALL_VALUE]))
+  return new Map([...byPort].map(([port, keys]) => [port, keys.length]))
 }
 
 // -----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
  *
  *     node bench/profile.ts [--client redis-effect] [--scenario concurrent-get] [--ops 200000] [--top 15]
  *
- * Starts a loopback server, loads the key space, runs `node --cpu-prof
+ * Starts a loopback server (for the cluster scenarios a cluster of 3 or 3 + 3
+ * nodes), loads the key space, runs `node --cpu-prof
  * --cpu-prof-interval 200 bench/worker.ts ...`, keeps only the samples taken
  * in the worker's timed window (connection setup and warm-up are left out),
  * then prints the top functions by self time and the self time per origin
@@ -11,12 +12,13 @@
  * process) is kept at `bench/results/<client>-<scenario>.cpuprofile` (open it
  * in Chrome DevTools).
  */
+import * as RedisCluster from "@redis-effect/testing/RedisCluster"
 import * as RedisServer from "@redis-effect/testing/RedisServer"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { parseArgs, preload, scenarioNamed, type WorkerResult } from "./common.ts"
+import { parseArgs, preload, preloadCluster, scenarioNamed, type WorkerResult } from "./common.ts"
 
 const args = parseArgs(process.argv.slice(2))
 const client = args.get("client") ?? "redis-effect"
@@ -46,8 +48,17 @@ interface Profile {
 
 const profileDir = Fs.mkdtempSync(Path.join(Path.dirname(out), ".cpu-prof-"))
 const workerOutput = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-  const server = yield* RedisServer.make({ extraArgs: ["--client-output-buffer-limit", "pubsub 0 0 0"] })
-  yield* Effect.promise(() => preload(server.port))
+  let target: Array<string>
+  if (scenario.cluster === undefined) {
+    const server = yield* RedisServer.make({ extraArgs: ["--client-output-buffer-limit", "pubsub 0 0 0"] })
+    yield* Effect.promise(() => preload(server.port))
+    target = ["--port", String(server.port)]
+  } else {
+    const cluster = yield* RedisCluster.make({ primaries: 3, replicasPerPrimary: scenario.cluster === 6 ? 1 : 0 })
+    const nodes = cluster.nodes.map((n) => n.port)
+    yield* Effect.promise(() => preloadCluster(nodes[0]))
+    target = ["--nodes", nodes.join(",")]
+  }
   return ChildProcess.execFileSync(process.execPath, [
     "--cpu-prof",
     "--cpu-prof-dir", profileDir,
@@ -56,7 +67,7 @@ const workerOutput = await Effect.runPromise(Effect.scoped(Effect.gen(function*(
     "--client", client,
     "--scenario", scenario.name,
     "--ops", String(ops),
-    "--port", String(server.port)
+    ...target
   ], { encoding: "utf8" })
 })))
 const last = workerOutput.trim().split("\n").at(-1)!

@@ -1,8 +1,9 @@
 /**
  * The side-by-side benchmark (issue 5): `npm run bench` or `npm run bench -- --quick`.
  *
- * Starts a loopback redis-server with `@redis-effect/testing`, loads the key
- * space, then for each round, scenario and client (in an order that rotates
+ * Starts a loopback redis-server with `@redis-effect/testing` and, for the
+ * cluster scenarios, a 3-primary cluster and a 3-primary + 3-replica cluster
+ * (`RedisCluster.make`), loads the key space, then for each round, scenario and client (in an order that rotates
  * every round) runs `bench/worker.ts` in a fresh process, and runs
  * `redis-benchmark` with the same shapes as the server's reference. Prints a
  * table of medians [min–max] and writes `bench/results/latest.json` (the
@@ -12,6 +13,7 @@
  * Options: `--quick` (2 rounds, fewer operations), `--rounds N`,
  * `--scenarios a,b`, `--clients a,b`, `--no-redis-benchmark`.
  */
+import * as RedisCluster from "@redis-effect/testing/RedisCluster"
 import * as RedisServer from "@redis-effect/testing/RedisServer"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
@@ -21,11 +23,11 @@ import * as Path from "node:path"
 import {
   type ClientName,
   clients as allClients,
-  clusterScenarios,
   LARGE_VALUE,
   median,
   parseArgs,
   preload,
+  preloadCluster,
   type Scenario,
   scenarios as allScenarios,
   SMALL_VALUE,
@@ -75,18 +77,29 @@ const run = (command: string, argv: ReadonlyArray<string>, timeoutMs: number): P
     })
   })
 
-const runWorker = async (client: ClientName, scenario: Scenario, port: number): Promise<WorkerResult | string> => {
+/** Where a scenario runs: the standalone server's port, or every node's port of a cluster. */
+interface Target {
+  /** The port `redis-benchmark` connects to (the seed node for `--cluster`). */
+  readonly port: number
+  /** Cluster scenarios: every node's port. */
+  readonly nodes?: ReadonlyArray<number>
+}
+
+const runWorker = async (client: ClientName, scenario: Scenario, target: Target): Promise<WorkerResult | string> => {
   const r = await run(process.execPath, [
     Path.join(benchDir, "worker.ts"),
     "--client", client,
     "--scenario", scenario.name,
     "--ops", String(opsOf(scenario)),
     "--warmup", String(warmupOf(scenario)),
-    "--port", String(port)
+    ...(target.nodes === undefined ? ["--port", String(target.port)] : ["--nodes", target.nodes.join(",")])
   ], 180_000)
   const last = r.stdout.trim().split("\n").at(-1) ?? ""
   if (r.code === 0 && last.startsWith("{")) return JSON.parse(last) as WorkerResult
-  return `exit ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).split("\n").slice(-4).join(" | ")}`
+  // The head of the error (message and first frames) and its tail.
+  const lines = (r.stderr.trim() || r.stdout.trim()).split("\n")
+  const shown = lines.length <= 16 ? lines : [...lines.slice(0, 12), "...", ...lines.slice(-3)]
+  return `exit ${r.code}: ${shown.join(" | ")}`
 }
 
 // -----------------------------------------------------------------------------
@@ -124,7 +137,21 @@ const referenceShapes = (): Array<ReferenceShape> => {
       argv: ["-c", "1", "-P", "100", "-n", n("pubsub"), "publish", "bench:rb", SMALL_VALUE],
       test: `publish bench:rb ${SMALL_VALUE}`,
       subscriber: true
-    }
+    },
+    // Cluster mode: one connection per primary, 33 outstanding on each (~100
+    // in flight in total, as for the clients); keys over all slots.
+    ...(["cluster", "cluster6"] as const).flatMap((prefix) => [
+      {
+        scenario: `${prefix}-concurrent-set`,
+        argv: ["--cluster", "-c", "3", "-P", "33", "-n", n(`${prefix}-concurrent-set`), "-t", "set", "-d", "32"],
+        test: "SET"
+      },
+      {
+        scenario: `${prefix}-concurrent-get`,
+        argv: ["--cluster", "-c", "3", "-P", "33", "-n", n(`${prefix}-concurrent-get`), "-t", "set,get", "-d", "32"],
+        test: "GET"
+      }
+    ])
   ]
 }
 
@@ -174,6 +201,9 @@ const add = (scenario: string, client: string, sample: Sample) => {
   samples.get(k)!.push(sample)
 }
 
+const SMALL_KEYS_LOADED = (perPrimary: Map<number, number>): string =>
+  `keys per primary: ${[...perPrimary].map(([p, n]) => `${p}: ${n}`).join(", ")}`
+
 const fmt = (n: number | undefined): string =>
   n === undefined || Number.isNaN(n) ? "" : n >= 10_000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n))
 
@@ -185,11 +215,27 @@ const benchmark = Effect.gen(function*() {
   const redisVersion = (yield* server.info("server"))["redis_version"]
   const port = server.port
   const started = performance.now()
+  const loadAverageStart = Os.loadavg()
   console.log(
     `redis-effect benchmark${quick ? " (quick)" : ""}: ${rounds} rounds, node ${process.version}, ` +
-      `${Os.availableParallelism()} cpus, redis-server ${redisVersion} on 127.0.0.1:${port}`
+      `${Os.availableParallelism()} cpus, redis-server ${redisVersion} on 127.0.0.1:${port}, ` +
+      `load average ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}`
   )
   yield* Effect.promise(() => preload(port))
+
+  // The clusters, only when a cluster scenario is selected. `replicasPerPrimary`
+  // is given explicitly: the harness' default is 1.
+  const targets = new Map<number | undefined, Target>([[undefined, { port }]])
+  for (const size of [3, 6] as const) {
+    if (!selectedScenarios.some((s) => s.cluster === size)) continue
+    const cluster = yield* RedisCluster.make({ primaries: 3, replicasPerPrimary: size === 6 ? 1 : 0 })
+    const nodes = cluster.nodes.map((n) => n.port)
+    const perPrimary = yield* Effect.promise(() => preloadCluster(nodes[0]))
+    targets.set(size, { port: nodes[0], nodes })
+    console.log(
+      `cluster of ${size} nodes on ${nodes.join(",")}; ${SMALL_KEYS_LOADED(perPrimary)}`
+    )
+  }
 
   for (let round = 0; round < rounds; round++) {
     for (const scenario of selectedScenarios) {
@@ -197,7 +243,7 @@ const benchmark = Effect.gen(function*() {
       const order = selectedClients.map((_, i) => selectedClients[(i + round) % selectedClients.length])
       const line: Array<string> = []
       for (const client of order) {
-        const r = yield* Effect.promise(() => runWorker(client, scenario, port))
+        const r = yield* Effect.promise(() => runWorker(client, scenario, targets.get(scenario.cluster)!))
         if (typeof r === "string") {
           failures.push(`round ${round + 1} ${scenario.name} ${client}: ${r}`)
           line.push(`${client} FAILED`)
@@ -208,7 +254,7 @@ const benchmark = Effect.gen(function*() {
       }
       if (withRedisBenchmark) {
         const shape = referenceShapes().find((s) => s.scenario === scenario.name)!
-        const r = yield* Effect.promise(() => runReference(shape, port))
+        const r = yield* Effect.promise(() => runReference(shape, targets.get(scenario.cluster)!.port))
         if (typeof r === "string") {
           failures.push(`round ${round + 1} ${scenario.name} redis-benchmark: ${r}`)
         } else {
@@ -225,7 +271,7 @@ const benchmark = Effect.gen(function*() {
           line.push(`redis-benchmark ${fmt(r.rps)}`)
         }
       }
-      console.log(`  round ${round + 1}/${rounds} ${scenario.name.padEnd(15)} ${line.join(", ")}`)
+      console.log(`  round ${round + 1}/${rounds} ${scenario.name.padEnd(23)} ${line.join(", ")}`)
     }
   }
 
@@ -238,10 +284,10 @@ const benchmark = Effect.gen(function*() {
     )
     ceiling = parseCsv(r.stdout)
   }
-  return { redisVersion, ceiling, seconds: (performance.now() - started) / 1000 }
+  return { redisVersion, ceiling, loadAverageStart, seconds: (performance.now() - started) / 1000 }
 })
 
-const { ceiling, redisVersion, seconds } = await Effect.runPromise(Effect.scoped(benchmark))
+const { ceiling, loadAverageStart, redisVersion, seconds } = await Effect.runPromise(Effect.scoped(benchmark))
 
 // -----------------------------------------------------------------------------
 // report
@@ -300,9 +346,6 @@ for (const scenario of selectedScenarios) {
     r["vs best peer"] = `${(mine / best).toFixed(2)}x ${bestPeer}`
   }
 }
-for (const name of clusterScenarios) {
-  table.push({ scenario: name, client: "—", "ops/s median [min–max]": "skipped: cluster client not built yet" })
-}
 
 function round1(n: number) {
   return Math.round(n * 10) / 10
@@ -341,12 +384,12 @@ Fs.writeFileSync(
       redisServer: redisVersion,
       commit: git("rev-parse", "--short", "HEAD"),
       dirty: git("status", "--porcelain", "--", "packages").length > 0,
+      loadAverageStart,
       loadAverage: Os.loadavg(),
       mode: quick ? "quick" : "full",
       rounds,
       ops: Object.fromEntries(selectedScenarios.map((s) => [s.name, { ops: opsOf(s), warmup: warmupOf(s) }])),
       ceiling: ceiling === undefined ? null : Object.fromEntries(ceiling),
-      skipped: clusterScenarios.map((s) => ({ scenario: s, reason: "cluster client not built yet" })),
       failures,
       results: detail
     },
@@ -354,5 +397,9 @@ Fs.writeFileSync(
     2
   ) + "\n"
 )
-console.log(`\nwrote bench/results/latest.json in ${seconds.toFixed(0)} s`)
+console.log(
+  `\nwrote bench/results/latest.json in ${seconds.toFixed(0)} s; load average ${
+    Os.loadavg().map((l) => l.toFixed(2)).join(" ")
+  } at the end`
+)
 process.exit(failures.length > 0 ? 1 : 0)

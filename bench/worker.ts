@@ -2,6 +2,11 @@
  * One client measurement, in a process of its own:
  *
  *     node bench/worker.ts --client redis-effect --scenario concurrent-get --ops 200000 --port 6379
+ *     node bench/worker.ts --client ioredis --scenario cluster-concurrent-get --nodes 7000,7001,7002
+ *
+ * The cluster scenarios take `--nodes` (every node's port: the startup nodes
+ * of the cluster clients, and the servers whose CPU is counted) instead of
+ * `--port`.
  *
  * Expects the key space of `common.ts` to be loaded (`run.ts` does it). Runs
  * `--warmup` operations (default: the scenario's) of the same shape first,
@@ -15,11 +20,11 @@
  */
 import * as Commands from "@redis-effect/redis/Commands"
 import * as Redis from "@redis-effect/redis/Redis"
-import { NodeClient } from "@redis-effect/node"
+import { NodeClient, NodeCluster } from "@redis-effect/node"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { Redis as IORedis } from "ioredis"
-import { createClient } from "redis"
+import { Cluster as IORedisCluster, Redis as IORedis } from "ioredis"
+import { createClient, createCluster } from "redis"
 import {
   type ClientName,
   clients,
@@ -31,6 +36,7 @@ import {
   quantile,
   scenarioNamed,
   serverCpuMicros,
+  shapeOf,
   SMALL_KEYS,
   SMALL_VALUE,
   smallKeys,
@@ -45,6 +51,12 @@ const ops = Number(args.get("ops") ?? scenario.ops)
 const warmupOps = Number(args.get("warmup") ?? scenario.warmup)
 const port = Number(args.get("port") ?? 6379)
 const host = "127.0.0.1"
+/** The cluster nodes' ports (cluster scenarios only). */
+const nodePorts: ReadonlyArray<number> = (args.get("nodes") ?? "").split(",").filter((p) => p !== "").map(Number)
+if (scenario.cluster !== undefined && nodePorts.length === 0) throw new Error(`${scenario.name} needs --nodes`)
+const serverPorts: ReadonlyArray<number> = scenario.cluster !== undefined ? nodePorts : [port]
+/** The body to run: `concurrent-get` for `cluster-concurrent-get`, etc. */
+const shape = shapeOf(scenario)
 const batch = scenario.batch ?? 1000
 if (scenario.name === "pipeline-set" && (ops % batch !== 0 || warmupOps % batch !== 0)) {
   throw new Error(`pipeline-set needs --ops and --warmup in multiples of ${batch}`)
@@ -64,7 +76,7 @@ let server0 = 0
 let result: WorkerResult | undefined
 
 const windowStart = async (): Promise<void> => {
-  server0 = await serverCpuMicros(port)
+  server0 = await serverCpuMicros(serverPorts)
   cpu0 = process.cpuUsage()
   windowStartUs = process.hrtime.bigint() / 1000n
   t0 = performance.now()
@@ -74,7 +86,7 @@ const windowStop = async (): Promise<void> => {
   const elapsedMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   const windowEndUs = process.hrtime.bigint() / 1000n
-  const serverCpuUs = (await serverCpuMicros(port)) - server0
+  const serverCpuUs = (await serverCpuMicros(serverPorts)) - server0
   let p50us: number | undefined
   let p99us: number | undefined
   if (latencies !== undefined) {
@@ -114,7 +126,7 @@ const runRedisEffect = (): Promise<void> => {
 
     const body = (n: number, timed: boolean): Effect.Effect<void, unknown> => {
       const range = indices(n)
-      switch (scenario.name) {
+      switch (shape) {
         case "sequential-get":
           return timed
             ? Effect.forEach(range, (i) =>
@@ -198,7 +210,12 @@ const runRedisEffect = (): Promise<void> => {
     yield* timed
     yield* Effect.promise(windowStop)
   })
-  return Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeClient.layer({ host, port }))))
+  // The cluster scenarios provide the same `Redis` service, routed over the
+  // cluster (reads from primaries: the default `readFrom`).
+  const layer = scenario.cluster !== undefined
+    ? NodeCluster.layer({ nodes: nodePorts.map((p) => `${host}:${p}`) })
+    : NodeClient.layer({ host, port })
+  return Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer)))
 }
 
 // -----------------------------------------------------------------------------
@@ -269,6 +286,46 @@ const nodeRedisClient = async (): Promise<PromiseClient> => {
   }
 }
 
+const noCluster = (what: string) => (): never => {
+  throw new Error(`${what} is not part of the cluster scenarios`)
+}
+
+/** ioredis' cluster client, with its defaults (reads from primaries: `scaleReads: "master"`). */
+const ioredisClusterClient = async (autoPipelining: boolean): Promise<PromiseClient> => {
+  const client = new IORedisCluster(nodePorts.map((p) => ({ host, port: p })), { enableAutoPipelining: autoPipelining })
+  await new Promise<void>((resolve, reject) => {
+    client.once("ready", resolve)
+    client.once("error", reject)
+  })
+  return {
+    get: (key) => client.get(key),
+    set: (key, value) => client.set(key, value),
+    pipelineSet: noCluster("pipelineSet"),
+    publish: noCluster("publish"),
+    subscriber: noCluster("subscriber"),
+    close: async () => {
+      client.disconnect()
+    }
+  }
+}
+
+/** node-redis' cluster client, with its defaults (reads from primaries: `useReplicas: false`). */
+const nodeRedisClusterClient = async (): Promise<PromiseClient> => {
+  const client = createCluster({ rootNodes: nodePorts.map((p) => ({ socket: { host, port: p } })) })
+  client.on("error", (e) => console.error("node-redis cluster:", e))
+  await client.connect()
+  return {
+    get: (key) => client.get(key),
+    set: (key, value) => client.set(key, value),
+    pipelineSet: noCluster("pipelineSet"),
+    publish: noCluster("publish"),
+    subscriber: noCluster("subscriber"),
+    close: async () => {
+      client.destroy()
+    }
+  }
+}
+
 /** `n` calls of `f`, `concurrency` at a time: a pool of async loops. */
 const pool = async (n: number, concurrency: number, f: (i: number) => Promise<unknown>): Promise<void> => {
   let next = 0
@@ -280,7 +337,7 @@ const pool = async (n: number, concurrency: number, f: (i: number) => Promise<un
 
 const runPeer = async (client: PromiseClient): Promise<void> => {
   const body = async (n: number, timed: boolean): Promise<void> => {
-    switch (scenario.name) {
+    switch (shape) {
       case "sequential-get":
         if (timed) {
           for (let i = 0; i < n; i++) {
@@ -351,13 +408,13 @@ switch (clientName) {
     await runRedisEffect()
     break
   case "ioredis":
-    await runPeer(await ioredisClient(false))
+    await runPeer(scenario.cluster !== undefined ? await ioredisClusterClient(false) : await ioredisClient(false))
     break
   case "ioredis-autopipelining":
-    await runPeer(await ioredisClient(true))
+    await runPeer(scenario.cluster !== undefined ? await ioredisClusterClient(true) : await ioredisClient(true))
     break
   case "node-redis":
-    await runPeer(await nodeRedisClient())
+    await runPeer(scenario.cluster !== undefined ? await nodeRedisClusterClient() : await nodeRedisClient())
     break
 }
 if (result === undefined) throw new Error("the timed window never closed")
