@@ -60,10 +60,12 @@ export interface PoolOptions {
  */
 export const make = (
   options: RedisConfig.ConnectionOptions,
-  poolOptions?: PoolOptions
+  poolOptions?: PoolOptions,
+  /** Hooks of the shared connection (e.g. `onDisconnect` for failover detection). */
+  hooks?: Connection.Hooks
 ): Effect.Effect<Pool, never, Scope.Scope | Transport> =>
   Effect.gen(function*() {
-    const shared = yield* Connection.make(options)
+    const shared = yield* Connection.make(options, hooks)
     const dedicatedOptions: RedisConfig.ConnectionOptions = {
       ...options,
       // A dedicated connection serves one borrower: if it cannot connect,

@@ -44,9 +44,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as EffectPool from "effect/Pool"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -57,6 +55,7 @@ import type { Command } from "./Command.ts"
 import * as Cmd from "./Command.ts"
 import * as Commands from "./Commands.ts"
 import * as Connection from "./Connection.ts"
+import * as Pool from "./Pool.ts"
 import * as PubSub from "./PubSub.ts"
 import * as Redis from "./Redis.ts"
 import * as RedisConfig from "./RedisConfig.ts"
@@ -724,24 +723,8 @@ const openNode = (
 ): Effect.Effect<Node, never, Transport> =>
   Effect.gen(function*() {
     const scope = yield* Scope.fork(parent, "sequential")
-    const shared = yield* Connection.make(options, { onDisconnect }).pipe(Scope.provide(scope))
-    const dedicatedOptions: RedisConfig.ConnectionOptions = { ...options, offline: { _tag: "fail" }, maxResends: 0 }
-    const pool = yield* EffectPool.makeWithTTL({
-      acquire: Effect.tap(Connection.make(dedicatedOptions), (c) => c.awaitReady),
-      min: 0,
-      max: poolOptions.maxDedicated ?? 16,
-      timeToLive: poolOptions.dedicatedIdleTime ?? Duration.seconds(30),
-      timeToLiveStrategy: "usage"
-    }).pipe(Scope.provide(scope))
+    const { shared, withDedicated } = yield* Pool.make(options, poolOptions, { onDisconnect }).pipe(Scope.provide(scope))
     const pubsub = yield* PubSub.make(options).pipe(Scope.provide(scope))
-    const withDedicated = <A, E, R>(
-      f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
-    ): Effect.Effect<A, E | RedisError.RedisError, R> =>
-      Effect.scoped(
-        Effect.flatMap(EffectPool.get(pool), (connection) =>
-          Effect.onExit(Effect.andThen(connection.awaitReady, f(connection)), (exit) =>
-            Exit.isSuccess(exit) ? Effect.void : EffectPool.invalidate(pool, connection)))
-      )
     return {
       address: options.endpoint,
       shared,
