@@ -908,10 +908,7 @@ export const make = (
         Effect.gen(function*() {
           const a = targetNodes("random")[0]
           if (a === undefined) return yield* Effect.fail(uncovered(0))
-          const connection = yield* Connection.make({ ...nodeOptions(a), offline: { _tag: "fail" }, maxResends: 0 }, { onPush })
-            .pipe(Effect.provideService(Transport, transport))
-          yield* connection.awaitReady
-          return connection
+          return yield* Connection.makeFeed(nodeOptions(a), onPush).pipe(Effect.provideService(Transport, transport))
         })
     }
     const redis = Redis.fromBackend(backend)
@@ -948,12 +945,7 @@ export const make = (
           status: () => nodes.get(key)?.pubsub?.status?.() ?? "closed"
         },
         monitorConnection: (onPush) =>
-          Effect.tap(
-            Connection.make({ ...nodeOptions(a), offline: { _tag: "fail" }, maxResends: 0 }, { onPush }).pipe(
-              Effect.provideService(Transport, transport)
-            ),
-            (c) => c.awaitReady
-          )
+          Connection.makeFeed(nodeOptions(a), onPush).pipe(Effect.provideService(Transport, transport))
       })
     }
 

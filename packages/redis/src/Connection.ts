@@ -697,6 +697,20 @@ export const make = (
     return self
   })
 
+/**
+ * A connection of its own for a feed such as MONITOR: every unsolicited frame
+ * goes to `onPush`; it fails fast when down and never resends. Ready when it
+ * is returned.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeFeed = (
+  options: RedisConfig.ConnectionOptions,
+  onPush: (value: Resp.RespValue) => void
+): Effect.Effect<Connection, RedisError.RedisError, Scope.Scope | Transport> =>
+  Effect.tap(make({ ...options, offline: { _tag: "fail" }, maxResends: 0 }, { onPush }), (c) => c.awaitReady)
+
 const decoderOptions = (
   options: RedisConfig.ConnectionOptions,
   platform: Transport["Service"]

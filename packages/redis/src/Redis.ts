@@ -704,13 +704,7 @@ export const make = (options: Options): Effect.Effect<RedisShape, RedisError.Red
       withDedicated: (_keys, f) => pool.withDedicated((c) => Effect.flatMap(c.awaitReady, () => f(c))),
       pubsub,
       monitorConnection: (onPush) =>
-        Effect.gen(function*() {
-          const connection = yield* Connection.make({ ...resolved, offline: { _tag: "fail" }, maxResends: 0 }, {
-            onPush
-          }).pipe(Effect.provideService(Transport, transport))
-          yield* connection.awaitReady
-          return connection
-        })
+        Connection.makeFeed(resolved, onPush).pipe(Effect.provideService(Transport, transport))
     })
   })
 

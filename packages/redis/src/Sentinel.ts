@@ -1140,11 +1140,9 @@ export const makeMaster = (
       monitorConnection: (onPush) =>
         Effect.gen(function*() {
           const n = yield* awaitNode
-          const connection = yield* Connection.make({ ...data, endpoint: n.address, offline: { _tag: "fail" }, maxResends: 0 }, {
-            onPush
-          }).pipe(Effect.provideService(Transport, transport))
-          yield* connection.awaitReady
-          return connection
+          return yield* Connection.makeFeed({ ...data, endpoint: n.address }, onPush).pipe(
+            Effect.provideService(Transport, transport)
+          )
         })
     })
     return { redis, sentinel: core.service }
@@ -1248,11 +1246,9 @@ export const makeReplica = (
       monitorConnection: (onPush) =>
         Effect.gen(function*() {
           const n = yield* pick
-          const connection = yield* Connection.make({ ...data, endpoint: n.address, offline: { _tag: "fail" }, maxResends: 0 }, {
-            onPush
-          }).pipe(Effect.provideService(Transport, transport))
-          yield* connection.awaitReady
-          return connection
+          return yield* Connection.makeFeed({ ...data, endpoint: n.address }, onPush).pipe(
+            Effect.provideService(Transport, transport)
+          )
         })
     })
     return { redis, sentinel: core.service }
