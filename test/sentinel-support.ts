@@ -7,7 +7,7 @@
 import * as Commands from "@redis-effect/redis/Commands"
 import type * as Redis from "@redis-effect/redis/Redis"
 import * as RedisError from "@redis-effect/redis/RedisError"
-import type * as Sentinel from "@redis-effect/redis/Sentinel"
+import * as Sentinel from "@redis-effect/redis/Sentinel"
 import type * as RedisServer from "@redis-effect/testing/RedisServer"
 import type * as RedisSentinel from "@redis-effect/testing/RedisSentinel"
 import * as Effect from "effect/Effect"
@@ -62,10 +62,10 @@ export const w1 = (redis: Redis.RedisShape, writers: number, history: Array<Op>,
         while (!stop.done) {
           const value = `${w}:${seq++}`
           const key = `log:{${seq % KEYS}}`
-          const op: Op = { value, key, start: Date.now(), end: 0, outcome: "ok" }
+          const op: Op = { value, key, start: Sentinel.preciseNow(), end: 0, outcome: "ok" }
           history.push(op)
           const exit = yield* Effect.exit(redis.rpush(key, value))
-          op.end = Date.now()
+          op.end = Sentinel.preciseNow()
           const error = errorOf(exit)
           if (error !== undefined) {
             op.outcome = error.outcome
@@ -113,7 +113,7 @@ export const pipelineLoad = (
         let seq = 0
         while (!stop.done) {
           const id = stats.pipelines++
-          const start = Date.now()
+          const start = Sentinel.preciseNow()
           const ops: Array<Op> = []
           for (let i = 0; i < size; i++) {
             const value = `p${w}:${seq++}`
@@ -124,7 +124,7 @@ export const pipelineLoad = (
             redis.pipelineExits(ops.map((o) => Commands.rpush(o.key, o.value))),
             boundMillis
           )
-          const end = Date.now()
+          const end = Sentinel.preciseNow()
           if (result._tag === "None") {
             stats.hung++
             for (const o of ops) {

@@ -121,9 +121,19 @@ export interface SentinelEvent {
   readonly payload: string
   /** The sentinel it came from. */
   readonly sentinel: string
-  /** `Date.now()` when it was received. */
+  /** When it was received: epoch milliseconds with sub-millisecond precision (`preciseNow`). */
   readonly receivedAt: number
 }
+
+/**
+ * Epoch milliseconds with sub-millisecond precision, for ordering events
+ * against each other: two events within one millisecond stay in order,
+ * which `Date.now()` cannot promise.
+ *
+ * @category time
+ * @since 0.1.0
+ */
+export const preciseNow = (): number => performance.timeOrigin + performance.now()
 
 /**
  * A change of primary as the master layer carried it out.
@@ -136,9 +146,9 @@ export interface Switch {
   readonly to: string
   /** What made the client stop using `from`: `+switch-master`, `READONLY`, `discovery`, ... */
   readonly evidence: string
-  /** `Date.now()` when the evidence arrived: from then on nothing was sent to `from`. */
+  /** When the evidence arrived (`preciseNow`): from then on nothing was sent to `from`. */
   readonly evidenceAt: number
-  /** `Date.now()` when `to` was verified and commands flowed again. */
+  /** When `to` was verified and commands flowed again (`preciseNow`). */
   readonly switchedAt: number
 }
 
@@ -487,7 +497,7 @@ const makeCore = (
             channel: Cmd.Reply.string(items[1]),
             payload: Cmd.Reply.string(items[2]),
             sentinel: address,
-            receivedAt: Date.now()
+            receivedAt: preciseNow()
           }
           for (const l of listeners) l(event)
         }
@@ -505,7 +515,7 @@ const makeCore = (
               Effect.andThen(subscribe(c), () =>
                 // Events may have been missed while disconnected: a reconnect is a cue too.
                 Effect.sync(() => {
-                  const cue: SentinelEvent = { channel: "reconnect", payload: "", sentinel: address, receivedAt: Date.now() }
+                  const cue: SentinelEvent = { channel: "reconnect", payload: "", sentinel: address, receivedAt: preciseNow() }
                   for (const l of listeners) l(cue)
                 }))
           }
@@ -918,7 +928,7 @@ export const makeMaster = (
     // sends are not successes, queued commands fail NotSent (and move).
     const retire = (n: Node, what: string, urgent: boolean) => {
       if (n.retired) return
-      evidence ??= { what, at: Date.now() }
+      evidence ??= { what, at: preciseNow() }
       demoted.set(key(n.address), Date.now() + DEMOTED_MILLIS)
       pubsubBase += n.pubsub.generation() + 1
       if (node === n && switching === undefined) switching = Deferred.makeUnsafe()
@@ -963,7 +973,7 @@ export const makeMaster = (
         const waiting = switching
         switching = undefined
         if (waiting !== undefined) Deferred.doneUnsafe(waiting, Effect.succeed(fresh))
-        const now = Date.now()
+        const now = preciseNow()
         yield* core.updateState((s) => ({
           ...s,
           master: address,
