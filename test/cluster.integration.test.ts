@@ -72,6 +72,17 @@ const workload = (redis: Redis.RedisShape, workers: number) => {
   }
 }
 
+// A fresh 3x1 cluster, a client, and `workers` writers running for 300 ms.
+const clusterUnderLoad = (workers: number) =>
+  Effect.gen(function*() {
+    const cluster = yield* RedisCluster.make()
+    const { redis } = yield* clientOf(cluster)
+    const load = workload(redis, workers)
+    const fiber = yield* load.start
+    yield* Effect.sleep("300 millis")
+    return { cluster, redis, load, fiber }
+  })
+
 const verify = (redis: Redis.RedisShape, acked: ReadonlySet<string>) =>
   Effect.gen(function*() {
     const keys = new Set([...acked].map((a) => a.split("|")[0]))
@@ -312,11 +323,7 @@ describe("a shared 3x1 cluster", () => {
 describe("faults under load", () => {
   it.live("live resharding with 50 writers: no error reaches a caller, every acknowledged write is readable", () =>
     Effect.gen(function*() {
-      const cluster = yield* RedisCluster.make()
-      const { redis } = yield* clientOf(cluster)
-      const load = workload(redis, 50)
-      const fiber = yield* load.start
-      yield* Effect.sleep("300 millis")
+      const { cluster, redis, load, fiber } = yield* clusterUnderLoad(50)
       const [a, b] = yield* cluster.primaries
       const started = Date.now()
       const moved = yield* cluster.reshard({ from: a, to: b, count: 200 })
@@ -334,11 +341,7 @@ describe("faults under load", () => {
 
   it.live("CLUSTER FAILOVER under load: the client follows; nothing acknowledged lost, no duplicates", () =>
     Effect.gen(function*() {
-      const cluster = yield* RedisCluster.make()
-      const { redis } = yield* clientOf(cluster)
-      const load = workload(redis, 20)
-      const fiber = yield* load.start
-      yield* Effect.sleep("300 millis")
+      const { cluster, redis, load, fiber } = yield* clusterUnderLoad(20)
       const started = Date.now()
       yield* cluster.failover()
       const serverDone = Date.now()
@@ -354,11 +357,7 @@ describe("faults under load", () => {
 
   it.live("a killed primary under load: recovers without a restart; errors and recovery time reported", () =>
     Effect.gen(function*() {
-      const cluster = yield* RedisCluster.make()
-      const { redis } = yield* clientOf(cluster)
-      const load = workload(redis, 20)
-      const fiber = yield* load.start
-      yield* Effect.sleep("300 millis")
+      const { cluster, redis, load, fiber } = yield* clusterUnderLoad(20)
       const started = Date.now()
       yield* cluster.killPrimary()
       const promoted = Date.now()

@@ -896,6 +896,17 @@ const makeCues = () => {
 // An address demoted by evidence is not accepted from a (lagging) sentinel for this long.
 const DEMOTED_MILLIS = 15_000
 
+// What the master and the replica layers both start from: the caller's
+// scope and transport, the data-node options, and the sentinel core.
+const setup = (options: Options) =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const transport = yield* Transport
+    const data = yield* dataOptionsOf(options)
+    const core = yield* makeCore(options, data)
+    return { scope, transport, data, core, masterName: options.masterName }
+  })
+
 /**
  * The `Redis` service for the primary of a Sentinel-managed service, and the
  * `Sentinel` service it uses.
@@ -907,11 +918,7 @@ export const makeMaster = (
   options: Options
 ): Effect.Effect<{ readonly redis: Redis.RedisShape; readonly sentinel: SentinelShape }, RedisError.RedisError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
-    const scope = yield* Effect.scope
-    const transport = yield* Transport
-    const data = yield* dataOptionsOf(options)
-    const core = yield* makeCore(options, data)
-    const masterName = options.masterName
+    const { scope, transport, data, core, masterName } = yield* setup(options)
     const switchTimeout = Duration.fromInputUnsafe(options.switchTimeout ?? Duration.seconds(10))
     const retry = options.retry ?? Redis.defaultRetry
     const cues = makeCues()
@@ -1174,11 +1181,7 @@ export const makeReplica = (
   options: Options
 ): Effect.Effect<{ readonly redis: Redis.RedisShape; readonly sentinel: SentinelShape }, RedisError.RedisError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
-    const scope = yield* Effect.scope
-    const transport = yield* Transport
-    const data = yield* dataOptionsOf(options)
-    const core = yield* makeCore(options, data)
-    const masterName = options.masterName
+    const { scope, transport, data, core, masterName } = yield* setup(options)
     const retry = options.retry ?? Redis.defaultRetry
     const cues = makeCues()
     let nodes: Array<Node> = []
