@@ -1,18 +1,23 @@
 /**
- * The Node.js `Transport`: TCP, TLS and unix-socket connections through
- * `@effect/platform-node`'s `NodeSocket`.
+ * The Node.js `Transport`: TCP, TLS and unix-socket connections over
+ * `node:net` / `node:tls`, read in flowing mode (see `internal/socket.ts` for
+ * why not `@effect/platform-node`'s `NodeSocket`).
  *
  * It only dials. Handshake, framing and reconnects belong to `Connection`
  * in the core package.
  *
  * @since 0.1.0
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { Transport } from "@redis-effect/redis/Transport"
 import type * as RedisConfig from "@redis-effect/redis/RedisConfig"
+import { Transport } from "@redis-effect/redis/Transport"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type * as Socket from "effect/socket/Socket"
+import * as Net from "node:net"
+import * as Tls from "node:tls"
+import * as FlowingSocket from "./internal/socket.ts"
 
 const toBuffer = (v: string | Uint8Array): string | Buffer => (typeof v === "string" ? v : Buffer.from(v))
 
@@ -40,54 +45,64 @@ export const decodeUtf8 = (bytes: Uint8Array, start: number, end: number): strin
  */
 export const allocate = (size: number): Uint8Array => Buffer.allocUnsafe(size)
 
-// How much Node may buffer from the kernel before it stops reading. NodeSocket
-// reads in paused mode, so a small mark throttles the server on large replies.
-// large-get (100 KB values, 100 in flight) against ioredis with
-// autopipelining, 5 rounds each on this 2-core box: 64 KiB 0.77x, 256 KiB
-// 0.70x, 1 MiB 0.99x, 4 MiB 1.01x, 16 MiB 1.12x (BENCHMARKS.md). It bounds
+// How many unread bytes may wait before the socket is paused. It bounds
 // memory only when replies arrive faster than they are parsed; ordinary
-// traffic buffers far less.
+// traffic queues far less. History: with NodeSocket's paused-mode reads this
+// was the read high-water mark, and large-get (100 KB values, 100 in flight)
+// moved with it from 0.77x (64 KiB) to 1.12x (16 MiB) of ioredis with
+// autopipelining (BENCHMARKS.md).
 const READ_HIGH_WATER_MARK = 16 * 1024 * 1024
 
 /**
- * Maps connection options onto `net.connect` / `tls.connect` options.
+ * Maps connection options onto `net.connect` / `tls.connect` options and
+ * returns a socket that dials when its reader is acquired.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const open = (options: RedisConfig.ConnectionOptions) => {
-  const openTimeout = options.connectTimeout ?? Duration.seconds(10)
-  const endpoint = options.endpoint
-  // Replies are read in batches of whatever the kernel has; 4096 chunks a pull
-  // is NodeSocket's default and never the limit at these rates.
-  if (endpoint._tag === "Unix") {
-    // `readableHighWaterMark` reaches net.Socket's Duplex constructor; the
-    // IPC overload of NetConnectOpts just does not declare it.
-    return NodeSocket.makeNet({ path: endpoint.path, openTimeout, ...{ readableHighWaterMark: READ_HIGH_WATER_MARK } })
-  }
-  const keepAliveMs = options.keepAlive === undefined ? 30_000 : Duration.toMillis(Duration.fromInputUnsafe(options.keepAlive))
-  const common = {
-    host: endpoint.host,
-    port: endpoint.port,
-    noDelay: options.noDelay ?? true,
-    keepAlive: keepAliveMs > 0,
-    keepAliveInitialDelay: keepAliveMs,
-    openTimeout,
-    readableHighWaterMark: READ_HIGH_WATER_MARK
-  }
-  const tls = options.tls
-  if (tls === undefined) return NodeSocket.makeNet(common)
-  const ca = tls.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca.map(toBuffer) : [toBuffer(tls.ca as string | Uint8Array)]
-  return NodeSocket.makeTls({
-    ...common,
-    ...(ca === undefined ? {} : { ca }),
-    ...(tls.cert === undefined ? {} : { cert: toBuffer(tls.cert) }),
-    ...(tls.key === undefined ? {} : { key: toBuffer(Redacted.value(tls.key)) }),
-    // SNI must be a host name, not an IP address (Node warns otherwise).
-    servername: tls.servername ?? (/^[\d.]+$|:/.test(endpoint.host) ? "" : endpoint.host),
-    rejectUnauthorized: tls.rejectUnauthorized ?? true
+export const open = (options: RedisConfig.ConnectionOptions): Effect.Effect<Socket.Socket> =>
+  Effect.sync(() => {
+    const openTimeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.connectTimeout ?? Duration.seconds(10)))
+    const endpoint = options.endpoint
+    const highWaterMark = READ_HIGH_WATER_MARK
+    if (endpoint._tag === "Unix") {
+      return FlowingSocket.make({
+        connect: () => Net.createConnection({ path: endpoint.path }),
+        readyEvent: "connect",
+        openTimeoutMs,
+        highWaterMark
+      })
+    }
+    const keepAliveMs = options.keepAlive === undefined
+      ? 30_000
+      : Duration.toMillis(Duration.fromInputUnsafe(options.keepAlive))
+    const common = {
+      host: endpoint.host,
+      port: endpoint.port,
+      noDelay: options.noDelay ?? true,
+      keepAlive: keepAliveMs > 0,
+      keepAliveInitialDelay: keepAliveMs
+    }
+    const tls = options.tls
+    if (tls === undefined) {
+      return FlowingSocket.make({ connect: () => Net.createConnection(common), readyEvent: "connect", openTimeoutMs, highWaterMark })
+    }
+    const ca = tls.ca === undefined
+      ? undefined
+      : Array.isArray(tls.ca)
+      ? tls.ca.map(toBuffer)
+      : [toBuffer(tls.ca as string | Uint8Array)]
+    const tlsOptions: Tls.ConnectionOptions = {
+      ...common,
+      ...(ca === undefined ? {} : { ca }),
+      ...(tls.cert === undefined ? {} : { cert: toBuffer(tls.cert) }),
+      ...(tls.key === undefined ? {} : { key: toBuffer(Redacted.value(tls.key)) }),
+      // SNI must be a host name, not an IP address (Node warns otherwise).
+      servername: tls.servername ?? (/^[\d.]+$|:/.test(endpoint.host) ? "" : endpoint.host),
+      rejectUnauthorized: tls.rejectUnauthorized ?? true
+    }
+    return FlowingSocket.make({ connect: () => Tls.connect(tlsOptions), readyEvent: "secureConnect", openTimeoutMs, highWaterMark })
   })
-}
 
 /**
  * Provides `Transport` with Node sockets.

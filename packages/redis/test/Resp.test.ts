@@ -340,6 +340,32 @@ describe("Decoder: streams", () => {
     assert.deepStrictEqual(seen, ["\u00c9RR", long.toUpperCase()])
   })
 
+  it("large string bodies share one scratch buffer without mixing replies; large binary bodies own theirs", () => {
+    const decoder = new Decoder()
+    const feedInChunks = (wire: Uint8Array) => {
+      for (let i = 0; i < wire.length; i += 7000) decoder.feed(wire.subarray(i, i + 7000))
+    }
+    // Longer, then shorter, then a binary one between two strings: a reused
+    // buffer must never leak bytes of an earlier reply into a later one.
+    const first = "a".repeat(150_000)
+    const second = "b".repeat(40_000) + "\u00e9".repeat(10_000)
+    feedInChunks(bytes(`$${bytes(first).length}\r\n${first}\r\n$${bytes(second).length}\r\n${second}\r\n`))
+    assert.strictEqual(decoder.next(false), first)
+    assert.strictEqual(decoder.next(false), second)
+    const raw = new Uint8Array(60_000).fill(7)
+    const header = bytes(`$${raw.length}\r\n`)
+    const wire = new Uint8Array(header.length + raw.length + 2)
+    wire.set(header)
+    wire.set(raw, header.length)
+    wire.set(bytes("\r\n"), header.length + raw.length)
+    feedInChunks(wire)
+    const owned = decoder.next(true) as Uint8Array
+    feedInChunks(bytes(`$50000\r\n${"c".repeat(50_000)}\r\n`))
+    assert.strictEqual(decoder.next(false), "c".repeat(50_000))
+    assert.strictEqual(owned.byteLength, 60_000)
+    assert.isTrue(owned.every((b) => b === 7), "a binary body is not overwritten by the next string body")
+  })
+
   it("buffered counts the bytes held, including a large body being assembled", () => {
     const decoder = new Decoder()
     decoder.feed(bytes("+O"))
