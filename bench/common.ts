@@ -29,6 +29,13 @@ export interface Scenario {
    * one replica each. Reads go to primaries (every client's default).
    */
   readonly cluster?: 3 | 6
+  /**
+   * Measurements per client per round (default 1). Round-trip latency on this
+   * VM is bimodal per process (p50 ~30 us with ms stalls, or a steady ~100
+   * us, for every client and for redis-benchmark alike), so one sample per
+   * round makes the median a coin toss; the latency scenario takes three.
+   */
+  readonly passesPerRound?: number
   readonly description: string
 }
 
@@ -42,6 +49,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
     quickOps: 10_000,
     warmup: 3_000,
     inFlight: 1,
+    passesPerRound: 3,
     description: "GET of 32 B, one in flight; p50/p99 per command"
   },
   {

@@ -4,7 +4,8 @@
  * Starts a loopback redis-server with `@redis-effect/testing` and, for the
  * cluster scenarios, a 3-primary cluster and a 3-primary + 3-replica cluster
  * (`RedisCluster.make`), loads the key space, then for each round, scenario and client (in an order that rotates
- * every round) runs `bench/worker.ts` in a fresh process, and runs
+ * every round) runs `bench/worker.ts` in a fresh process (three times per
+ * round for `sequential-get`, see `Scenario.passesPerRound`), and runs
  * `redis-benchmark` with the same shapes as the server's reference. Prints a
  * table of medians [min–max] and writes `bench/results/latest.json` (the
  * issue's shape) and `bench/results/latest-detail.json` (every sample, with
@@ -239,39 +240,44 @@ const benchmark = Effect.gen(function*() {
 
   for (let round = 0; round < rounds; round++) {
     for (const scenario of selectedScenarios) {
-      // Rotate the order every round so no client always runs first or last.
-      const order = selectedClients.map((_, i) => selectedClients[(i + round) % selectedClients.length])
-      const line: Array<string> = []
-      for (const client of order) {
-        const r = yield* Effect.promise(() => runWorker(client, scenario, targets.get(scenario.cluster)!))
-        if (typeof r === "string") {
-          failures.push(`round ${round + 1} ${scenario.name} ${client}: ${r}`)
-          line.push(`${client} FAILED`)
-        } else {
-          add(scenario.name, client, r)
-          line.push(`${client} ${fmt(r.opsPerSec)}`)
+      const passes = scenario.passesPerRound ?? 1
+      for (let pass = 0; pass < passes; pass++) {
+        // Rotate the order every pass so no client always runs first or last.
+        const turn = round * passes + pass
+        const order = selectedClients.map((_, i) => selectedClients[(i + turn) % selectedClients.length])
+        const line: Array<string> = []
+        for (const client of order) {
+          const r = yield* Effect.promise(() => runWorker(client, scenario, targets.get(scenario.cluster)!))
+          if (typeof r === "string") {
+            failures.push(`round ${round + 1} ${scenario.name} ${client}: ${r}`)
+            line.push(`${client} FAILED`)
+          } else {
+            add(scenario.name, client, r)
+            line.push(`${client} ${fmt(r.opsPerSec)}`)
+          }
         }
-      }
-      if (withRedisBenchmark) {
-        const shape = referenceShapes().find((s) => s.scenario === scenario.name)!
-        const r = yield* Effect.promise(() => runReference(shape, targets.get(scenario.cluster)!.port))
-        if (typeof r === "string") {
-          failures.push(`round ${round + 1} ${scenario.name} redis-benchmark: ${r}`)
-        } else {
-          add(scenario.name, "redis-benchmark", {
-            client: "redis-benchmark",
-            scenario: scenario.name,
-            ops: 0,
-            elapsedMs: 0,
-            opsPerSec: Math.round(r.rps),
-            ...(scenario.name === "sequential-get" ? { p50us: r.p50us, p99us: r.p99us } : {}),
-            clientCpuUs: NaN,
-            serverCpuUs: NaN
-          })
-          line.push(`redis-benchmark ${fmt(r.rps)}`)
+        if (withRedisBenchmark) {
+          const shape = referenceShapes().find((s) => s.scenario === scenario.name)!
+          const r = yield* Effect.promise(() => runReference(shape, targets.get(scenario.cluster)!.port))
+          if (typeof r === "string") {
+            failures.push(`round ${round + 1} ${scenario.name} redis-benchmark: ${r}`)
+          } else {
+            add(scenario.name, "redis-benchmark", {
+              client: "redis-benchmark",
+              scenario: scenario.name,
+              ops: 0,
+              elapsedMs: 0,
+              opsPerSec: Math.round(r.rps),
+              ...(scenario.name === "sequential-get" ? { p50us: r.p50us, p99us: r.p99us } : {}),
+              clientCpuUs: NaN,
+              serverCpuUs: NaN
+            })
+            line.push(`redis-benchmark ${fmt(r.rps)}`)
+          }
         }
+        const label = passes === 1 ? "" : ` (${pass + 1}/${passes})`
+        console.log(`  round ${round + 1}/${rounds} ${(scenario.name + label).padEnd(23)} ${line.join(", ")}`)
       }
-      console.log(`  round ${round + 1}/${rounds} ${scenario.name.padEnd(23)} ${line.join(", ")}`)
     }
   }
 
