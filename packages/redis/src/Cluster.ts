@@ -811,8 +811,11 @@ export const make = (
     // when its walk began, and a slot counts as done only when, at the end
     // of that walk, the same node still owns it and is not migrating it.
     // Slots that moved or were migrating are scanned again on their owner in
-    // the next round; a seen-set keeps a key that moved from being emitted
-    // twice. Memory: one entry per key emitted.
+    // the next round. Keys emitted from a slot that is not settled yet are
+    // remembered, per slot, so a key that moved is not emitted twice (nor one
+    // that SCAN itself repeats); a slot's keys are forgotten once it is
+    // settled. Memory: the keys of the node being walked, not of the whole
+    // key space.
     const MAX_SCAN_ROUNDS = 100
     interface ScanWalk {
       readonly primary: View.NodeInfo
@@ -821,7 +824,8 @@ export const make = (
     }
     interface ScanState {
       readonly done: Set<number>
-      readonly seen: Set<string>
+      /** Keys emitted per slot, for slots not yet done. */
+      readonly seen: Map<number, Set<string>>
       readonly queue: Array<ScanWalk>
       current: ScanWalk | undefined
       round: number
@@ -869,8 +873,12 @@ export const make = (
         const page = yield* sendTo(walk.primary, Commands.scan(walk.cursor, scanOptions))
         const keys: Array<string> = []
         for (const key of page.items) {
-          if (!walk.slots.has(ClusterSlot.keyslot(key)) || state.seen.has(key)) continue
-          state.seen.add(key)
+          const slot = ClusterSlot.keyslot(key)
+          if (!walk.slots.has(slot)) continue
+          let emitted = state.seen.get(slot)
+          if (emitted === undefined) state.seen.set(slot, emitted = new Set())
+          else if (emitted.has(key)) continue
+          emitted.add(key)
           keys.push(key)
         }
         if (page.cursor !== "0") {
@@ -885,6 +893,7 @@ export const make = (
           const owner = after.table.owner[slot]
           if (owner >= 0 && View.address(after.table.shards[owner].primary) === me && !migrating.has(slot)) {
             state.done.add(slot)
+            state.seen.delete(slot)
           }
         }
         state.current = undefined
@@ -893,7 +902,7 @@ export const make = (
     const scanAll = (scanOptions?: Commands.ScanOptions): Stream.Stream<string, RedisError.RedisError> =>
       Stream.unwrap(Effect.sync(() =>
         Stream.paginate<ScanState, string, RedisError.RedisError>(
-          { done: new Set(), seen: new Set(), queue: [], current: undefined, round: 0 },
+          { done: new Set(), seen: new Map(), queue: [], current: undefined, round: 0 },
           (state) => scanStep(state, scanOptions)
         )
       ))
