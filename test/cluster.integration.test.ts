@@ -317,6 +317,32 @@ describe("a shared 3x1 cluster", () => {
         assert.strictEqual(owner.port, to.port)
         assert.strictEqual(yield* to.cli("GET", "migrating:{m}:new"), "x")
       }).pipe(Effect.scoped))
+
+    it.effect("a transaction and a blocking pop on a slot whose keys already left run on the importing node (ASKING before MULTI)", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisCluster.RedisCluster
+        const { redis } = yield* clientOf(cluster)
+        const counter = "tx:{ask}"
+        const queue = "queue:{ask}"
+        const slot = yield* cluster.keyslot(counter)
+        yield* redis.set(counter, "1")
+        const from = yield* cluster.slotOwner(slot)
+        const to = (yield* cluster.primaries).find((p) => p.port !== from.port)!
+        yield* cluster.beginMigration({ from, to, slot })
+        yield* cluster.migrateKeys({ from, to, slot })
+        // The source no longer has the key: queued at the source, the
+        // transaction would be refused with ASK and EXECABORT.
+        const [incremented, read] = yield* redis.transaction([Commands.incr(counter), Commands.get(counter)])
+        assert.strictEqual(incremented, 2)
+        assert.deepStrictEqual(read, Option.some("2"))
+        // A new key of the slot goes to the target (ASK), and a blocking pop
+        // on its dedicated connection follows the same way.
+        yield* redis.rpush(queue, ["job"])
+        const popped = yield* redis.execute(Commands.blpop(queue, 1))
+        assert.deepStrictEqual(Option.map(popped, (p) => p.value), Option.some("job"))
+        yield* cluster.finishMigration({ from, to, slot })
+        assert.strictEqual(yield* to.cli("GET", counter), "2")
+      }).pipe(Effect.scoped))
   })
 })
 

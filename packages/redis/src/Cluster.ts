@@ -10,6 +10,9 @@
  * - `MOVED`: the slot is patched at once, a refresh is requested, and the
  *   command goes to the new owner (it never ran, so this is always safe).
  * - `ASK`: `ASKING` and the command go to the target in one write; no patch.
+ *   A transaction or blocking command refused with ASK runs once on the
+ *   target, ASKING written before each of its requests (before MULTI, the
+ *   flag holds for the whole transaction).
  * - `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY` and lost
  *   connections go through the retry `Schedule` — writes only when they are
  *   known not to have run or are idempotent — and request a refresh.
@@ -441,6 +444,21 @@ export const make = (
       Effect.flatMap(openNode(a), (e) =>
         Effect.flatMap(e.pool.shared.sendAll([ASKING, command]), (exits) => exits[1] as Exit.Exit<A, RedisError.RedisError>))
 
+    // A connection that sends ASKING in the same write before every request
+    // (for `withDedicated` on a migrating slot). The ASKING replies are
+    // dropped; a refused ASKING fails the request it preceded.
+    const asking = (c: Connection.Connection): Connection.Connection => ({
+      ...c,
+      send: (command) => Effect.flatMap(c.sendAll([ASKING, command]), (exits) => askingFirst(exits, 1)),
+      sendAll: (commands) =>
+        Effect.map(c.sendAll([ASKING, ...commands]), (exits) => {
+          const head = exits[0]
+          return Exit.isFailure(head) ? exits.slice(1).map(() => head) : exits.slice(1)
+        })
+    })
+    const askingFirst = <A>(exits: ReadonlyArray<Exit.Exit<unknown, RedisError.RedisError>>, i: number) =>
+      (Exit.isFailure(exits[0]) ? exits[0] : exits[i]) as Exit.Exit<A, RedisError.RedisError>
+
     // One attempt, following redirects within the budget.
     const attempt = <A>(command: Command<A>, slot: number, redirects: number): Effect.Effect<A, RedisError.RedisError> => {
       const a = addressFor(command, slot)
@@ -699,14 +717,25 @@ export const make = (
         if (a === undefined) return Effect.fail(uncovered(slot))
         return Effect.flatMap(openNode(a), (entry) => entry.pool.withDedicated(f))
       })
-      // A transaction on a slot that moved is refused as a whole (MOVED at
-      // queue time): refresh and run it once more on the new owner.
+      // The slot is being migrated and a key already left: run `f` once on
+      // the importing node, with ASKING before each request. ASKING sent
+      // right before MULTI holds for the whole transaction (the server keeps
+      // the flag while the client is in MULTI), so a queued transaction or a
+      // blocking command runs there in full; nothing ran on the source.
+      const onTarget = (target: ClusterTopology.Address) =>
+        Effect.flatMap(openNode(target), (entry) => entry.pool.withDedicated((c) => f(asking(c))))
+      // A slot that moved is refused as a whole (MOVED at queue time):
+      // refresh and run once more on the new owner.
       return Effect.catchIf(
         once,
-        (e): e is RedisError.RedisError =>
-          RedisError.isRedisError(e) &&
-          (redirectsOf(e) || (e.reason._tag === "ExecAbort" && /MOVED|ASK/.test((e.reason as { readonly message: string }).message))),
-        () => Effect.andThen(topology.refresh("moved"), once)
+        (e): e is RedisError.RedisError => RedisError.isRedisError(e) && redirectsOf(e),
+        (e) => {
+          if (e.reason._tag === "Ask") {
+            topology.requestRefresh("ask")
+            return onTarget(mapAddress({ host: e.reason.host, port: e.reason.port }))
+          }
+          return Effect.andThen(topology.refresh("moved"), once)
+        }
       )
     }
 

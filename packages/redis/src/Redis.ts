@@ -199,7 +199,12 @@ export interface ServiceMethods {
   readonly pipelineExits: (
     commands: ReadonlyArray<Command<unknown>>
   ) => Effect.Effect<Array<Exit.Exit<unknown, RedisError.RedisError>>>
-  /** Runs commands atomically in MULTI/EXEC on a dedicated connection. */
+  /**
+   * Runs commands atomically in MULTI/EXEC on a dedicated connection. A
+   * command refused at queue time fails it all with `ExecAbort` (nothing
+   * ran); in a cluster a refusal by redirect is followed once and, if it
+   * persists, surfaces as `Moved` or `Ask` with outcome `Rejected`.
+   */
   readonly transaction: <const C extends ReadonlyArray<Command<any>>>(
     commands: C
   ) => Effect.Effect<Results<C>, RedisError.RedisError>
@@ -418,6 +423,12 @@ export const fromBackend = (backend: Backend): RedisShape => {
           const e = exits[i]
           if (Exit.isFailure(e)) {
             const queued = Cause.findErrorOption(e.cause)
+            // A cluster redirect (MOVED/ASK at queue time) stays a redirect,
+            // so the cluster client can follow it; it is Rejected: nothing ran.
+            if (
+              Option.isSome(queued) && RedisError.isRedisError(queued.value) &&
+              (queued.value.reason._tag === "Moved" || queued.value.reason._tag === "Ask")
+            ) return yield* Effect.fail(queued.value)
             const why = Option.isSome(queued) && RedisError.isRedisError(queued.value)
               ? queued.value.message
               : "refused at queue time"
