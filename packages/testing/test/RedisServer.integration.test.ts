@@ -1,3 +1,4 @@
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -163,6 +164,24 @@ describe("RedisServer safety net", () => {
       const [pid, dir] = result.stdout.trim().split(" ")
       assert.isTrue(yield* awaitProcessGone(Number(pid)))
       assert.isFalse(Fs.existsSync(dir))
+    }))
+
+  it.effect("a process killed by SIGKILL (no exit handler runs) leaves no server behind: the watchdog stops it", () =>
+    Effect.gen(function*() {
+      const fixture = new URL("./fixtures/killed-by-signal.ts", import.meta.url).pathname
+      const child = ChildProcess.spawn(process.execPath, [fixture], { stdio: ["ignore", "pipe", "inherit"] })
+      const pid = yield* Effect.promise(() =>
+        new Promise<number>((resolve) => {
+          let out = ""
+          child.stdout!.on("data", (d: Buffer) => {
+            out += d.toString()
+            if (out.includes("\n")) resolve(Number(out.trim()))
+          })
+        })
+      )
+      assert.isTrue(processExists(pid), "the server runs while its parent lives")
+      child.kill("SIGKILL")
+      assert.isTrue(yield* awaitProcessGone(pid), "the server is gone soon after its parent was killed")
     }))
 })
 

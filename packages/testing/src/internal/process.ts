@@ -1,7 +1,8 @@
 /**
  * Child-process plumbing shared by the fixtures: run a command to completion,
  * spawn a long-lived child that is tracked until it exits, and the
- * `process.on("exit")` safety net that SIGKILLs every tracked child so that a
+ * `process.on("exit")` safety net that SIGKILLs every tracked child, plus a
+ * watchdog per child for when this process is killed by a signal, so that a
  * test run never leaves a `redis-server` behind.
  *
  * Nothing here knows about Redis.
@@ -124,6 +125,23 @@ const installSafetyNet = () => {
   })
 }
 
+// The `exit` handler does not run when the process is killed by a signal
+// (vitest SIGKILLs a worker that hangs, or after some failed runs). So each
+// long-lived child also gets a watchdog: a detached `sh` that polls this
+// process once a second and SIGKILLs the child once this process is gone.
+// It is killed itself when the child exits normally.
+const spawnWatchdog = (pid: number): ChildProcess.ChildProcess | undefined => {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${pid} 2>/dev/null`
+  try {
+    const watchdog = ChildProcess.spawn("sh", ["-c", script], { stdio: "ignore", detached: true })
+    watchdog.on("error", () => {}) // no sh: the exit handler is all there is
+    watchdog.unref()
+    return watchdog
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * A temporary directory, removed when the scope closes or, failing that,
  * when the process exits.
@@ -155,10 +173,18 @@ export const spawnTracked = (command: string, args: ReadonlyArray<string>): Effe
     child.stderr!.on("data", (chunk: Buffer) => {
       tail = (tail + chunk.toString("utf8")).slice(-STDERR_TAIL)
     })
+    let watchdog: ChildProcess.ChildProcess | undefined
     const exited = new Promise<void>((resolve) => {
       child.on("exit", () => {
         alive = false
         live.delete(child)
+        if (watchdog?.pid !== undefined) {
+          try {
+            process.kill(watchdog.pid, "SIGKILL")
+          } catch {
+            // already gone
+          }
+        }
         resolve()
       })
     })
@@ -169,6 +195,7 @@ export const spawnTracked = (command: string, args: ReadonlyArray<string>): Effe
     })
     child.on("spawn", () => {
       live.add(child)
+      watchdog = spawnWatchdog(child.pid!)
       resume(Effect.succeed({
         process: child,
         pid: child.pid!,
