@@ -297,7 +297,10 @@ export const make = (
       // READONLY is harmless on a primary and needed on a replica; a node's
       // role changes with failovers, so every connection sends it when reads
       // may go to replicas.
-      readOnly: ClusterRouter.usesReplicas(configuredReadFrom) || options.readOnly === true
+      readOnly: ClusterRouter.usesReplicas(configuredReadFrom) || options.readOnly === true,
+      // Replies from one node wake commands for every node: one write per
+      // node per event-loop turn, not per read.
+      flush: options.flush ?? "ioTurn"
     })
 
     // --- nodes -------------------------------------------------------------

@@ -155,14 +155,15 @@ class Entry {
 
 const ignoreResume: Resume = () => {}
 
-// When a connection flushes its outbox. `setImmediate` runs after the I/O
-// callbacks of the current event-loop turn: on a cluster, where the replies
-// from one node wake callers whose next commands go to all the others, a
-// microtask flush made up to one write per node per *read*; this makes one
-// per node per turn. Cluster GET at 100 in flight: 5.9 -> 4.5-5.1 us of
-// client CPU per command (BENCHMARKS.md), the standalone scenarios unchanged.
+// When a connection flushes its outbox (`ConnectionOptions.flush`).
+// `setImmediate` runs after the I/O callbacks of the current event-loop turn:
+// on a cluster, where the replies from one node wake callers whose next
+// commands go to all the others, a flush at the end of each task made up to
+// one write per node per *read*; this makes one per node per turn. Cluster
+// GET at 100 in flight: 5.9 -> 4.5-5.1 us of client CPU per command; on one
+// standalone connection it cost ~10% more CPU per command (BENCHMARKS.md).
 // Runtimes without `setImmediate` flush at the end of the current task.
-const afterIo: (f: () => void) => void = typeof globalThis.setImmediate === "function"
+const afterIoTurn: (f: () => void) => void = typeof globalThis.setImmediate === "function"
   ? (f) => {
     globalThis.setImmediate(f)
   }
@@ -223,6 +224,7 @@ export const make = (
       ? 0
       : Duration.toMillis(Duration.fromInputUnsafe(options.commandTimeout))
     const onPush = hooks?.onPush
+    const later = options.flush === "ioTurn" ? afterIoTurn : queueMicrotask
     const connectTimeout = Duration.fromInputUnsafe(options.connectTimeout ?? RedisConfig.defaultConnectTimeout)
 
     // --- state (lives only inside this closure) ---
@@ -251,14 +253,14 @@ export const make = (
     // --- the write side ---------------------------------------------------
     // Sends join the outbox; the first one schedules one flush that wakes the
     // writer fiber, which encodes the whole outbox into one buffer and writes
-    // it once. The flush runs after the event loop has handled every socket
-    // that was readable (see `afterIo`): callers resumed by the parse loops
-    // enqueue their next commands first, so the replies of one loop turn, on
-    // every connection, turn into one request batch per connection.
+    // it once. Callers resumed synchronously by the parse loop enqueue their
+    // next command before the flush runs, so a reply batch turns into one
+    // request batch (with `flush: "ioTurn"`, the replies of every connection
+    // read in this loop turn do).
     function scheduleFlush() {
       if (flushScheduled || status !== "ready") return
       flushScheduled = true
-      afterIo(wakeWriter)
+      later(wakeWriter)
     }
     function wakeWriter() {
       flushScheduled = false

@@ -135,6 +135,17 @@ export interface ConnectionOptions {
   readonly maxResends?: number | undefined
   readonly maxBulkLength?: number | undefined
   readonly maxDepth?: number | undefined
+  /**
+   * When the commands issued meanwhile leave in one socket write.
+   * `"task"` (the default for one server): at the end of the current task,
+   * so a reply batch turns into the next request batch at once.
+   * `"ioTurn"` (the default for a cluster's node connections): after the
+   * event loop has handled every socket that was readable, so when replies
+   * from one node wake callers whose next commands go to several nodes, each
+   * node still gets one write per loop turn instead of one per read. It
+   * costs a little per flush where there is only one connection.
+   */
+  readonly flush?: "task" | "ioTurn" | undefined
 }
 
 /**
