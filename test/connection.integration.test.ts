@@ -449,6 +449,33 @@ describe("configuration", () => {
       assert.deepStrictEqual(yield* redis.clientGetname(), Option.some("effect-test"))
     }).pipe(Effect.scoped))
 
+  it.live("flush: 'task' writes at the end of the task; 'ioTurn' waits for the loop turn's callbacks", () =>
+    Effect.gen(function*() {
+      const server = yield* RedisServer.make()
+      // One command now, one from an immediate queued before it: with
+      // "task" they leave in two writes; with "ioTurn" the flush is queued
+      // after that immediate, so both leave in one.
+      const writesFor = (flush: "task" | "ioTurn") =>
+        Effect.gen(function*() {
+          const connection = yield* Connection.make({ endpoint: RedisConfig.tcp("127.0.0.1", server.port), flush })
+          yield* connection.awaitReady
+          // Settle the flush that becoming ready schedules.
+          yield* connection.send(Commands.ping())
+          const before = connection.stats().writes
+          let second: Fiber.Fiber<string, RedisError.RedisError> | undefined
+          setImmediate(() => {
+            second = Effect.runFork(connection.send(Commands.echo("second")))
+          })
+          assert.strictEqual(yield* connection.send(Commands.echo("first")), "first")
+          // The immediate ran before the first reply could be read.
+          assert.isDefined(second)
+          assert.strictEqual(yield* Fiber.join(second!), "second")
+          return connection.stats().writes - before
+        }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
+      assert.strictEqual(yield* writesFor("task"), 2)
+      assert.strictEqual(yield* writesFor("ioTurn"), 1)
+    }).pipe(Effect.scoped))
+
   it.live("invalid URLs and ports fail before connecting", () =>
     Effect.gen(function*() {
       const e1 = yield* Effect.flip(client({ url: "http://nope" }))
