@@ -18,6 +18,7 @@ import { RedisCluster } from "@redis-effect/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -416,10 +417,15 @@ describe("cluster SCAN across a reshard", () => {
       const keys = Array.from({ length: 6000 }, (_, i) => `scan:${i}`)
       yield* Effect.forEach(keys, (k) => redis.set(k, "x"), { concurrency: 100, discard: true })
       const seen: Array<string> = []
+      // The test means something only if the walk spans the reshard: it goes
+      // slowly while slots move, and cannot finish before the reshard has
+      // (it waits at 80% of the keys), however slow the machine is.
+      const reshardDone = Latch.makeUnsafe(false)
       const scanning = yield* redis.scanStream({ match: "scan:*", count: 10 }).pipe(
         Stream.tap((k) => Effect.sync(() => seen.push(k))),
-        // Slow the walk down so the reshard happens in the middle of it.
-        Stream.tap(() => (seen.length % 100 === 0 ? Effect.sleep("15 millis") : Effect.void)),
+        Stream.tap(() =>
+          seen.length === 4800 ? reshardDone.await : seen.length % 100 === 0 ? Effect.sleep("15 millis") : Effect.void
+        ),
         Stream.runDrain,
         Effect.forkChild
       )
@@ -427,9 +433,9 @@ describe("cluster SCAN across a reshard", () => {
       const [a, b, c] = yield* cluster.primaries
       const moved1 = yield* cluster.reshard({ from: a, to: b, count: 150 })
       const moved2 = yield* cluster.reshard({ from: c, to: a, count: 150 })
-      // The test means something only if the walk spanned the reshard.
       const spanned = scanning.pollUnsafe() === undefined
       const emittedBeforeEnd = seen.length
+      reshardDone.openUnsafe()
       yield* Fiber.join(scanning)
       assert.isTrue(spanned, "the SCAN was still running when the reshard finished")
       assert.isBelow(emittedBeforeEnd, keys.length)

@@ -292,12 +292,17 @@ export const make = (
       return encoder.take()
     }
 
+    // Both loops park on their own (`waitForWork`, `pull`) whenever there is
+    // nothing to do, so they skip `forever`'s yield to the scheduler after
+    // each turn: that yield cost a scheduler round trip per write and per
+    // read batch, and left the writer unparked when the next flush came.
     const writerLoop = (w: Socket.Writer) =>
       Effect.forever(
         Effect.flatMap(waitForWork, () => {
           const bytes = encodeOutbox()
           return bytes === undefined ? Effect.void : w.write(bytes)
-        })
+        }),
+        { disableYield: true }
       )
 
     // --- the read side ----------------------------------------------------
@@ -359,7 +364,8 @@ export const make = (
         Effect.flatMap(
           Effect.mapError(pull, (e) => RedisError.make(connectionError(endpoint, socketMessage(e), e), "Unknown")),
           onChunks
-        )
+        ),
+        { disableYield: true }
       )
 
     // --- sending ----------------------------------------------------------
