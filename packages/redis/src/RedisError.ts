@@ -340,6 +340,32 @@ export class NotSupported extends Schema.TaggedError<NotSupported>("@redis-effec
 }
 
 /**
+ * `ClusterAdmin` found the cluster in a state it will not work on (or that
+ * `checkOrFail` was asked to refuse): uncovered slots, nodes that disagree
+ * about slot owners, open (migrating/importing) slots, failed or unreachable
+ * nodes. `problems` holds one sentence per problem.
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class ClusterCheckFailed extends Schema.TaggedError<ClusterCheckFailed>(
+  "@redis-effect/redis/ClusterCheckFailed"
+)("ClusterCheckFailed", {
+  message: Schema.String,
+  problems: Schema.Array(Schema.String)
+}) {
+  readonly [ReasonTypeId] = ReasonTypeId
+  /**
+   * A broken cluster needs an operator (or `redis-cli --cluster fix`), not a
+   * blind retry; waiting for convergence after a change is what the
+   * operations' own `timeout` is for.
+   */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
  * The client (or the part of it the command needed) was closed.
  *
  * @category reasons
@@ -380,6 +406,7 @@ export const RedisErrorReason = Schema.Union([
   ExecAbort,
   InvalidArgument,
   NotSupported,
+  ClusterCheckFailed,
   Closed
 ])
 
@@ -407,6 +434,7 @@ export type RedisErrorReason =
   | ExecAbort
   | InvalidArgument
   | NotSupported
+  | ClusterCheckFailed
   | Closed
 
 /**
