@@ -160,7 +160,8 @@ const ignoreResume: Resume = () => {}
 // on a cluster, where the replies from one node wake callers whose next
 // commands go to all the others, a flush at the end of each task made up to
 // one write per node per *read*; this makes one per node per turn. Cluster
-// GET at 100 in flight: 5.9 -> 4.5-5.1 us of client CPU per command; on one
+// GET at 100 in flight: 5.9 -> 4.5-5.1 us of client CPU per command while the
+// loops below still yielded every turn, within noise of "task" since; on one
 // standalone connection it cost ~10% more CPU per command (BENCHMARKS.md).
 // Runtimes without `setImmediate` flush at the end of the current task.
 const afterIoTurn: (f: () => void) => void = typeof globalThis.setImmediate === "function"
