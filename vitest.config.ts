@@ -1,30 +1,7 @@
 /**
- * The vitest projects: `unit` (pure and fake-connection tests, no server) and
- * `integration` (`*.integration.test.ts`, against real redis-server
- * processes that each file starts and stops itself).
+ * The vitest configuration: the project list lives in `vitest.workspace.ts`.
  */
 import { defineConfig } from "vitest/config"
+import { projects } from "./vitest.workspace.ts"
 
-export default defineConfig({
-  test: {
-    projects: [
-      {
-        test: {
-          name: "unit",
-          include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
-          exclude: ["**/*.integration.test.ts", "**/node_modules/**"]
-        }
-      },
-      {
-        test: {
-          name: "integration",
-          include: ["packages/*/test/**/*.integration.test.ts", "test/**/*.integration.test.ts"],
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
-          // Two cores: servers and clients share them, so files run one at a time.
-          fileParallelism: false
-        }
-      }
-    ]
-  }
-})
+export default defineConfig({ test: { projects } })

@@ -27,7 +27,7 @@
  */
 import type { Command, Decoder } from "./Command.ts"
 import { Flags, invalid, Reply, unsafeMake } from "./Command.ts"
-import { checkArgs } from "./internal/commands/decoders2.ts"
+import { checkArgs } from "./internal/replyDecoders.ts"
 import type { Arg, RespValue } from "./Resp.ts"
 
 /**

@@ -1,0 +1,271 @@
+/**
+ * The cluster's shape as the client believes it: which shard owns each of
+ * the 16384 slots, and which nodes serve each shard.
+ *
+ * The topology is an immutable `Snapshot` with an epoch, readable at once on
+ * the hot path and watchable as a `Stream` (a `SubscriptionRef`). Refreshes
+ * are single-flight (callers that ask while one runs share its result) and
+ * rate-limited; each asks several nodes (`CLUSTER SHARDS`, falling back to
+ * `CLUSTER SLOTS`) and a pure consensus function picks the view most of them
+ * report. Startup nodes are shuffled with the last failing node tried last,
+ * so many clients do not stampede one node.
+ *
+ * A `MOVED` reply patches one slot at once (`patchSlot`) until the next
+ * refresh replaces the table. This module does not send user commands and
+ * does not decide where a read goes: that is the router's job.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Deferred from "effect/Deferred"
+import * as RedisError from "../RedisError.ts"
+import * as View from "./ClusterView.ts"
+
+/**
+ * Why a refresh was asked for (Lettuce's adaptive refresh triggers).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Trigger =
+  | "startup"
+  | "moved"
+  | "ask"
+  | "uncovered-slot"
+  | "unknown-node"
+  | "connection-failures"
+  | "readonly"
+  | "cluster-down"
+  | "periodic"
+  | "manual"
+
+/**
+ * One immutable picture of the cluster.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Snapshot {
+  /** Increases with every refresh that changed the view. */
+  readonly epoch: number
+  readonly view: View.View
+  readonly table: View.SlotTable
+  /** What made this snapshot. */
+  readonly trigger: Trigger
+  readonly refreshedAt: number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Address {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Topology {
+  /** The snapshot now (a plain read: safe on the hot path). */
+  readonly current: () => Snapshot
+  /** Every new snapshot, starting with the current one. */
+  readonly changes: Stream.Stream<Snapshot>
+  /** Refreshes now (single-flight; at most once per `minRefreshInterval`). */
+  readonly refresh: (trigger: Trigger) => Effect.Effect<Snapshot, RedisError.RedisError>
+  /** Asks for a refresh without waiting for it. */
+  readonly requestRefresh: (trigger: Trigger) => void
+  /** A MOVED reply: `slot` is now served by `address`, until the next refresh. */
+  readonly patchSlot: (slot: number, address: Address) => void
+  /** The patched owner of a slot, if a MOVED patched it since the last refresh. */
+  readonly patched: (slot: number) => Address | undefined
+  /** How many slots are patched now (0 on the hot path after a refresh). */
+  readonly patchCount: () => number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface TopologyOptions {
+  readonly startupNodes: ReadonlyArray<Address>
+  /** Reads one node's view of the cluster. */
+  readonly query: (address: Address) => Effect.Effect<View.View, RedisError.RedisError>
+  /** Refuse a view that does not cover every slot (default true). */
+  readonly requireFullCoverage?: boolean | undefined
+  /** After startup, ask the nodes the cluster reports rather than only the startup list (default true). */
+  readonly dynamicStartupNodes?: boolean | undefined
+  /** Least time between two refreshes, in milliseconds (default 100). */
+  readonly minRefreshInterval?: number | undefined
+  /** How many nodes a refresh asks at once (default 3). */
+  readonly sampleSize?: number | undefined
+  /** Runs on the fiber that schedules background refreshes. */
+  readonly runFork: (effect: Effect.Effect<unknown>) => void
+}
+
+const shuffle = <A>(items: ReadonlyArray<A>): Array<A> => {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const t = out[i]
+    out[i] = out[j]
+    out[j] = t
+  }
+  return out
+}
+
+const describeFailure = (address: Address, error: RedisError.RedisError) =>
+  `${View.address(address)}: ${error.reason._tag} (${(error.reason as { readonly message?: string }).message ?? ""})`
+
+/**
+ * Reads the first topology (trying every startup node until one answers) and
+ * returns the topology service. Fails with `ConnectionError` naming every node
+ * tried and why when none answers.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: TopologyOptions): Effect.Effect<Topology, RedisError.RedisError> =>
+  Effect.gen(function*() {
+    const requireFull = options.requireFullCoverage ?? true
+    const dynamic = options.dynamicStartupNodes ?? true
+    const minInterval = options.minRefreshInterval ?? 100
+    const sampleSize = Math.max(1, options.sampleSize ?? 3)
+    let lastFailing: string | undefined
+    let patches = new Map<number, Address>()
+
+    // Candidates: startup nodes (and, when dynamic, every node of the
+    // current view), shuffled, the last node that failed us at the end.
+    const candidates = (snapshot: Snapshot | undefined): Array<Address> => {
+      const seen = new Map<string, Address>()
+      if (snapshot !== undefined && dynamic) {
+        for (const shard of snapshot.view.shards) {
+          for (const node of [shard.primary, ...shard.replicas]) {
+            if (node.health !== "failed") seen.set(View.address(node), node)
+          }
+        }
+      }
+      for (const a of options.startupNodes) seen.set(View.address(a), a)
+      const list = shuffle([...seen.values()])
+      if (lastFailing !== undefined) {
+        const i = list.findIndex((a) => View.address(a) === lastFailing)
+        if (i >= 0) list.push(...list.splice(i, 1))
+      }
+      return list
+    }
+
+    const acceptable = (view: View.View): string | undefined => {
+      const covered = View.coverage(view)
+      if (covered === 0) return "the node serves no slots"
+      if (requireFull && covered < 16384) return `only ${covered} of 16384 slots are covered`
+      return undefined
+    }
+
+    // Asks nodes in rounds of `sampleSize` until at least one acceptable view
+    // comes back; returns the consensus of the views of that round.
+    const fetch = (snapshot: Snapshot | undefined): Effect.Effect<View.View, RedisError.RedisError> =>
+      Effect.gen(function*() {
+        const list = candidates(snapshot)
+        const failures: Array<string> = []
+        for (let i = 0; i < list.length; i += sampleSize) {
+          const round = list.slice(i, i + sampleSize)
+          const exits = yield* Effect.forEach(round, (a) => Effect.exit(options.query(a)), { concurrency: "unbounded" })
+          const views: Array<View.View> = []
+          exits.forEach((exit, j) => {
+            if (Exit.isSuccess(exit)) {
+              const why = acceptable(exit.value)
+              if (why === undefined) views.push(exit.value)
+              else failures.push(`${View.address(round[j])}: ${why}`)
+            } else {
+              lastFailing = View.address(round[j])
+              const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+              failures.push(
+                error !== undefined && error._tag === "Fail"
+                  ? describeFailure(round[j], error.error)
+                  : `${View.address(round[j])}: interrupted or died`
+              )
+            }
+          })
+          const chosen = View.consensus(views)
+          if (chosen !== undefined) return chosen
+        }
+        return yield* Effect.fail(RedisError.make(
+          new RedisError.ConnectionError({
+            message: `no cluster node gave a usable topology; tried ${failures.join("; ")}`
+          }),
+          "NotSent"
+        ))
+      })
+
+    const first = yield* fetch(undefined)
+    const initial: Snapshot = {
+      epoch: 1,
+      view: first,
+      table: View.slotTable(first),
+      trigger: "startup",
+      refreshedAt: yield* Clock.currentTimeMillis
+    }
+    let current = initial
+    const ref = yield* SubscriptionRef.make(initial)
+
+    let inFlight: Deferred.Deferred<Snapshot, RedisError.RedisError> | undefined
+
+    // Time comes from the Effect Clock so tests can drive the rate limit with
+    // the TestClock.
+    const install = (view: View.View, trigger: Trigger): Effect.Effect<Snapshot> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const changed = View.signature(view) !== View.signature(current.view)
+        const next: Snapshot = {
+          epoch: changed ? current.epoch + 1 : current.epoch,
+          view,
+          table: changed ? View.slotTable(view) : current.table,
+          trigger,
+          refreshedAt: now
+        }
+        current = next
+        // A fresh table supersedes every MOVED patch.
+        if (patches.size > 0) patches = new Map()
+        return changed ? Effect.as(SubscriptionRef.set(ref, next), next) : Effect.succeed(next)
+      })
+
+    const refresh = (trigger: Trigger): Effect.Effect<Snapshot, RedisError.RedisError> =>
+      Effect.suspend(() => {
+        if (inFlight !== undefined) return Deferred.await(inFlight)
+        const deferred = Deferred.makeUnsafe<Snapshot, RedisError.RedisError>()
+        inFlight = deferred
+        const run = Effect.gen(function*() {
+          const wait = current.refreshedAt + minInterval - (yield* Clock.currentTimeMillis)
+          if (wait > 0) yield* Effect.sleep(wait)
+          const view = yield* fetch(current)
+          return yield* install(view, trigger)
+        }).pipe(
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              inFlight = undefined
+              Deferred.doneUnsafe(deferred, exit)
+            })
+          )
+        )
+        return Effect.andThen(Effect.forkDetach(run), Deferred.await(deferred))
+      })
+
+    return {
+      current: () => current,
+      changes: SubscriptionRef.changes(ref),
+      refresh,
+      requestRefresh: (trigger) => {
+        if (inFlight === undefined) options.runFork(Effect.ignore(refresh(trigger)))
+      },
+      patchSlot: (slot, address) => {
+        patches.set(slot, address)
+      },
+      patched: (slot) => patches.get(slot),
+      patchCount: () => patches.size
+    }
+  })
