@@ -128,6 +128,38 @@ export interface Hooks {
   readonly onConnect?: ((connection: Connection) => Effect.Effect<void, RedisError.RedisError>) | undefined
   /** Told when a session ends (for gap events). */
   readonly onDisconnect?: ((error: RedisError.RedisError) => void) | undefined
+  /**
+   * Receives the RESP3 pushes of an ordinary connection (one without
+   * `onPush`): `invalidate` from CLIENT TRACKING, for one. Unlike `onPush`
+   * it does not change how replies are matched to commands.
+   */
+  readonly onServerPush?: ((value: Resp.RespPush) => void) | undefined
+}
+
+/**
+ * Both sets of hooks: each callback of `a`, then the one of `b`.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const mergeHooks = (a: Hooks | undefined, b: Hooks | undefined): Hooks | undefined => {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  const both = <F extends (...args: Array<any>) => void>(f: F | undefined, g: F | undefined) =>
+    f === undefined ? g : g === undefined ? f : ((...args: Parameters<F>) => {
+      f(...args)
+      g(...args)
+    }) as F
+  return {
+    onPush: both(a.onPush, b.onPush),
+    onDisconnect: both(a.onDisconnect, b.onDisconnect),
+    onServerPush: both(a.onServerPush, b.onServerPush),
+    onConnect: a.onConnect === undefined
+      ? b.onConnect
+      : b.onConnect === undefined
+      ? a.onConnect
+      : (c) => Effect.andThen(a.onConnect!(c), b.onConnect!(c))
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -225,6 +257,7 @@ export const make = (
       ? 0
       : Duration.toMillis(Duration.fromInputUnsafe(options.commandTimeout))
     const onPush = hooks?.onPush
+    const onServerPush = hooks?.onServerPush
     const later = options.flush === "ioTurn" ? afterIoTurn : queueMicrotask
     const connectTimeout = Duration.fromInputUnsafe(options.connectTimeout ?? RedisConfig.defaultConnectTimeout)
 
@@ -311,7 +344,8 @@ export const make = (
 
     const dispatch = (value: Resp.RespValue): void => {
       if (value instanceof Resp.RespPush) {
-        onPush?.(value)
+        if (onPush !== undefined) onPush(value)
+        else onServerPush?.(value)
         return
       }
       const entry = pending.shift()

@@ -22,6 +22,7 @@ import * as EffectPool from "effect/Pool"
 import * as Scope from "effect/Scope"
 import * as Connection from "./Connection.ts"
 import type * as RedisConfig from "./RedisConfig.ts"
+import * as Middleware from "./Middleware.ts"
 import type * as RedisError from "./RedisError.ts"
 import type { Transport } from "./Transport.ts"
 
@@ -50,6 +51,11 @@ export interface PoolOptions {
   readonly maxDedicated?: number | undefined
   /** Idle dedicated connections are closed after this long (default 30 s). */
   readonly dedicatedIdleTime?: Duration.Input | undefined
+  /**
+   * Middlewares every command of this client passes (see `Middleware`);
+   * those of the layer's `Middleware.Middlewares` follow them.
+   */
+  readonly middleware?: Middleware.Middleware | ReadonlyArray<Middleware.Middleware> | undefined
 }
 
 /**
@@ -65,7 +71,10 @@ export const make = (
   hooks?: Connection.Hooks
 ): Effect.Effect<Pool, never, Scope.Scope | Transport> =>
   Effect.gen(function*() {
-    const shared = yield* Connection.make(options, hooks)
+    // Resolved once here: with no middleware the connections are used as
+    // they are, and the per-command path is unchanged.
+    const middleware = yield* Middleware.resolve(poolOptions?.middleware)
+    const shared = Middleware.wrapConnection(yield* Connection.make(options, hooks), middleware)
     const dedicatedOptions: RedisConfig.ConnectionOptions = {
       ...options,
       // A dedicated connection serves one borrower: if it cannot connect,
@@ -74,7 +83,10 @@ export const make = (
       maxResends: 0
     }
     const pool = yield* EffectPool.makeWithTTL({
-      acquire: Effect.tap(Connection.make(dedicatedOptions), (c) => c.awaitReady),
+      acquire: Effect.map(
+        Effect.tap(Connection.make(dedicatedOptions), (c) => c.awaitReady),
+        (c) => Middleware.wrapConnection(c, middleware)
+      ),
       min: 0,
       max: poolOptions?.maxDedicated ?? 16,
       timeToLive: poolOptions?.dedicatedIdleTime ?? Duration.seconds(30),

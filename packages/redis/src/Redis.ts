@@ -39,6 +39,8 @@ import type { Arg, RespValue } from "./Resp.ts"
 import { RespError } from "./Resp.ts"
 import { Transport } from "./Transport.ts"
 import * as Script from "./Script.ts"
+import type * as TopologyEvent from "./TopologyEvent.ts"
+import type * as Middleware from "./Middleware.ts"
 
 // -----------------------------------------------------------------------------
 // backend
@@ -72,6 +74,8 @@ export interface Backend {
    * node that keyless commands go to; a cluster walks every primary.
    */
   readonly scanStream?: ((options?: Commands.ScanOptions) => Stream.Stream<string, RedisError.RedisError>) | undefined
+  /** Topology and connection events (`Redis.events`); none if absent. */
+  readonly events?: Stream.Stream<TopologyEvent.TopologyEvent> | undefined
   /** Opens a fresh connection for MONITOR (to the node serving no key in particular). */
   readonly monitorConnection: (
     onPush: (value: RespValue) => void
@@ -282,6 +286,12 @@ export interface ServiceMethods {
   readonly withConnection: <A, E, R>(
     f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | RedisError.RedisError, R>
+  /**
+   * What the client observes of its topology, from the moment of
+   * subscription: nodes added and removed, slots moved, failovers, sentinel
+   * switches, refreshes, and each node's connection lifecycle.
+   */
+  readonly events: Stream.Stream<TopologyEvent.TopologyEvent>
 }
 
 /**
@@ -361,8 +371,8 @@ const parseMonitorLine = (raw: string): MonitorEvent | undefined => {
  * @category constructors
  * @since 0.1.0
  */
-export const fromBackend = (backend: Backend): RedisShape => {
-  const execute = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
+export const fromBackend = (backend: Backend, middleware?: Middleware.Middleware | undefined): RedisShape => {
+  const executeDirect = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
     // Hot path: one bit test, then straight to the backend.
     if ((command.flags & (DEDICATED | REFUSED)) === 0) return backend.execute(command)
     if (command.invalid !== undefined) return Effect.fail(RedisError.invalidArgument(command.invalid, command.name))
@@ -374,8 +384,14 @@ export const fromBackend = (backend: Backend): RedisShape => {
     }
     return backend.withDedicated(command.keys, (c) => c.send(command))
   }
+  // Decided once: without a middleware `execute` is `executeDirect` itself.
+  const executeHook = middleware?.execute
+  const execute: <A>(command: Command<A>) => Effect.Effect<A, RedisError.RedisError> = executeHook === undefined
+    ? executeDirect
+    : (command) => executeHook(command, executeDirect(command))
+  const batchHook = middleware?.batch
 
-  const pipelineExits = (commands: ReadonlyArray<Command<unknown>>) => {
+  const pipelineExitsDirect = (commands: ReadonlyArray<Command<unknown>>) => {
     for (const c of commands) {
       if ((c.flags & (DEDICATED | REFUSED)) !== 0 && c.invalid === undefined) {
         return Effect.succeed(commands.map((c) =>
@@ -387,6 +403,9 @@ export const fromBackend = (backend: Backend): RedisShape => {
     }
     return backend.executeAll(commands)
   }
+  const pipelineExits = batchHook === undefined
+    ? pipelineExitsDirect
+    : (commands: ReadonlyArray<Command<unknown>>) => batchHook("pipeline", commands, pipelineExitsDirect(commands))
 
   const pipeline = <const C extends ReadonlyArray<Command<any>>>(commands: C) =>
     Effect.flatMap(pipelineExits(commands), (exits) => {
@@ -473,7 +492,9 @@ export const fromBackend = (backend: Backend): RedisShape => {
   const allKeys = (commands: ReadonlyArray<Command<any>>) => commands.flatMap((c) => c.keys)
 
   const transaction = <const C extends ReadonlyArray<Command<any>>>(commands: C) =>
-    backend.withDedicated(allKeys(commands), (c) => runTransaction(c, commands))
+    batchHook === undefined
+      ? backend.withDedicated(allKeys(commands), (c) => runTransaction(c, commands))
+      : batchHook("transaction", commands, backend.withDedicated(allKeys(commands), (c) => runTransaction(c, commands)))
 
   const watch = <const C extends ReadonlyArray<Command<any>>, E, R>(
     keys: ReadonlyArray<Arg>,
@@ -581,7 +602,8 @@ export const fromBackend = (backend: Backend): RedisShape => {
     ssubscribeWithGaps: (...channels) => withGaps("shard", channels),
     monitor,
     pubsubGeneration: Effect.sync(() => backend.pubsub.generation()),
-    withConnection: (f) => backend.withDedicated([], f)
+    withConnection: (f) => backend.withDedicated([], f),
+    events: backend.events ?? Stream.empty
   }
 }
 

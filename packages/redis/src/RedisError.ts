@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import type * as Exit from "effect/Exit"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
@@ -604,4 +605,36 @@ export const classify = (text: string): RedisErrorReason => {
     default:
       return new ReplyError({ code, message: text })
   }
+}
+
+// -----------------------------------------------------------------------------
+// exits
+// -----------------------------------------------------------------------------
+
+/**
+ * The first typed failure of an exit, if it failed with one (a defect or an
+ * interruption gives `undefined`). The one place that digs a `RedisError`
+ * out of a `Cause`.
+ *
+ * @category exits
+ * @since 0.1.0
+ */
+export const failureOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined => {
+  if (exit._tag === "Success") return undefined
+  for (const reason of exit.cause.reasons) if (reason._tag === "Fail") return reason.error
+  return undefined
+}
+
+/**
+ * The first failed exit of a batch, if any.
+ *
+ * @category exits
+ * @since 0.1.0
+ */
+export const firstFailure = <E>(exits: ReadonlyArray<Exit.Exit<unknown, E>>): E | undefined => {
+  for (const exit of exits) {
+    const error = failureOf(exit)
+    if (error !== undefined) return error
+  }
+  return undefined
 }

@@ -43,6 +43,7 @@ import * as ClusterSlot from "./ClusterSlot.ts"
 import * as ClusterTopology from "./ClusterTopology.ts"
 import * as Commands from "../Commands.ts"
 import * as Connection from "../Connection.ts"
+import * as Delivery from "../Delivery.ts"
 import * as View from "./ClusterView.ts"
 import * as Pool from "../Pool.ts"
 import * as PubSub from "../PubSub.ts"
@@ -240,11 +241,6 @@ const nodeReconnect: Schedule.Schedule<unknown, RedisError.RedisError> = Schedul
   Schedule.setInputType<RedisError.RedisError>(),
   Schedule.while(({ input }) => input.reason._tag !== "AuthError")
 )
-
-// A command that never left the client may go elsewhere: the node it was
-// queued for left the topology (its pool closed) or was down.
-const reroutable = (error: RedisError.RedisError) =>
-  error.outcome === "NotSent" && (error.reason._tag === "Closed" || error.reason._tag === "ConnectionError")
 
 const ASKING = Cmd.unsafeMake("ASKING", ["ASKING"], [], Cmd.Flags.NO_KEYS, Cmd.Reply.ok)
 
@@ -522,14 +518,13 @@ export const make = (
       Effect.catch(attempt(command, slot, 0), (e) => retryFrom(command, slot, e))
     const retryFrom = <A>(command: Command<A>, slot: number, error: RedisError.RedisError) =>
       retryable(command, error)
-        ? Redis.retryAfter(error, () => attempt(command, slot, 0), {
+        ? Delivery.retryAfter(error, () => attempt(command, slot, 0), {
           schedule: retrySchedule,
           while: (e) => retryable(command, e) || redirectsOf(e)
         })
         : Effect.fail(error)
     const retryable = (command: Command<unknown>, error: RedisError.RedisError) =>
-      Redis.isSafeToRetry(command, error) || reroutable(error) ||
-      (error.reason._tag === "ReadOnly" && error.outcome !== "Unknown")
+      Delivery.isRetry(command, error, "nodes")
 
     // --- fan-out to target nodes -------------------------------------------------
     const targetNodes = (target: Target): ReadonlyArray<ClusterTopology.Address> => {

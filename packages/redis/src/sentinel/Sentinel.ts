@@ -55,6 +55,7 @@ import type { Command } from "../Command.ts"
 import * as Cmd from "../Command.ts"
 import * as Commands from "../Commands.ts"
 import * as Connection from "../Connection.ts"
+import * as Delivery from "../Delivery.ts"
 import * as Pool from "../Pool.ts"
 import * as PubSub from "../PubSub.ts"
 import * as Redis from "../Redis.ts"
@@ -762,24 +763,8 @@ const closeNode = (n: Node): void => {
  * @category retry
  * @since 0.1.0
  */
-export const isSafeToResend = (command: Command<unknown>, error: RedisError.RedisError): boolean => {
-  switch (error.reason._tag) {
-    case "InvalidArgument":
-    case "NotSupported":
-    case "AuthError":
-    case "MasterNotFound":
-    case "ExecAbort":
-      return false
-    case "ReadOnly":
-      return error.outcome !== "Unknown" || Cmd.isResendable(command)
-    case "Closed":
-    case "ConnectionError":
-    case "Timeout":
-      return error.outcome === "NotSent" || Cmd.isResendable(command)
-    default:
-      return Redis.isSafeToRetry(command, error)
-  }
-}
+export const isSafeToResend = (command: Command<unknown>, error: RedisError.RedisError): boolean =>
+  Delivery.isRetry(command, error, "nodes")
 
 // Connection options of the data nodes, without the sentinel-only fields.
 const dataOptionsOf = (options: Options): Effect.Effect<RedisConfig.ConnectionOptions, RedisError.RedisError> => {
@@ -920,7 +905,7 @@ export const makeMaster = (
   Effect.gen(function*() {
     const { scope, transport, data, core, masterName } = yield* setup(options)
     const switchTimeout = Duration.fromInputUnsafe(options.switchTimeout ?? Duration.seconds(10))
-    const retry = options.retry ?? Redis.defaultRetry
+    const retry = options.retry ?? Delivery.defaultRetry
     const cues = makeCues()
 
     let node: Node | undefined
@@ -1182,7 +1167,7 @@ export const makeReplica = (
 ): Effect.Effect<{ readonly redis: Redis.RedisShape; readonly sentinel: SentinelShape }, RedisError.RedisError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const { scope, transport, data, core, masterName } = yield* setup(options)
-    const retry = options.retry ?? Redis.defaultRetry
+    const retry = options.retry ?? Delivery.defaultRetry
     const cues = makeCues()
     let nodes: Array<Node> = []
     let next = 0
