@@ -13,7 +13,8 @@
  * `-ERR unknown command` to force a RESP2 fallback), `AUTH` (`+OK` or
  * `-WRONGPASS`), `PING`, `SELECT`, `CLIENT ...`, `READONLY`, `READWRITE`,
  * `ASKING`, and `CLUSTER SLOTS` (one node, this mock, owning every slot).
- * `Payloads` holds the hostile replies of the fault catalogue (section D).
+ * `Payloads` holds hostile replies: malformed, oversized or unexpected
+ * frames that a client must survive.
  *
  * This is not a Redis: it stores nothing and knows no command beyond the
  * handshake. The request parser is test infrastructure — it trusts its
@@ -342,7 +343,8 @@ export const orElse = (...handlers: ReadonlyArray<Handler>): Handler => (cmd) =>
 export const always = (response: Response): Handler => () => response
 
 /**
- * The hostile replies of the fault catalogue, section D.
+ * Hostile replies: malformed, oversized or unexpected frames that a client
+ * must survive.
  *
  * @category payloads
  * @since 0.1.0

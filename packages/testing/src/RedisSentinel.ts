@@ -10,7 +10,7 @@
  * replica that has not finished its first sync never fails over). Closing
  * the scope stops every process and removes every directory.
  *
- * The handle carries the fault helpers of the fault catalogue (section C):
+ * The handle carries the Sentinel faults that integration tests need:
  * `failover` (`SENTINEL FAILOVER` and wait for the switch), `killPrimary`,
  * `pausePrimary`, `killSentinel(i)`, and `currentPrimary`.
  *
@@ -38,6 +38,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { freePort } from "./Ports.ts"
 import * as Proc from "./internal/process.ts"
+import { quote } from "./internal/redisConf.ts"
 import * as RedisServer from "./RedisServer.ts"
 import { ServerError } from "./ServerError.ts"
 
@@ -141,17 +142,6 @@ export class RedisSentinel extends Context.Service<RedisSentinel, RedisSentinelH
   "@redis-effect/testing/RedisSentinel"
 ) {}
 
-const quote = (value: string): string =>
-  `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`
-
-const tailOf = (file: string, lines: number): string => {
-  try {
-    return Fs.readFileSync(file, "utf8").split("\n").slice(-lines - 1).join("\n").trim()
-  } catch {
-    return "(no log file)"
-  }
-}
-
 /** `[k1, v1, k2, v2]` lines from redis-cli into a record. */
 const pairs = (text: string): Record<string, string> => {
   const lines = text.split("\n")
@@ -220,7 +210,7 @@ const startSentinel = (options: {
       if (!child.isAlive()) {
         return yield* Effect.fail(
           new ServerError({
-            message: `redis-sentinel on ${port} exited during startup\n${child.stderrTail()}\n${tailOf(logFile, 20)}`
+            message: `redis-sentinel on ${port} exited during startup\n${child.stderrTail()}\n${Proc.fileTail(logFile, 20)}`
           })
         )
       }
@@ -244,8 +234,32 @@ const startSentinel = (options: {
         return Proc.awaitExit(child)
       }),
       cli,
-      logTail: (n = 50) => Effect.sync(() => tailOf(logFile, n))
+      logTail: (n = 50) => Effect.sync(() => Proc.fileTail(logFile, n))
     } satisfies SentinelHandle
+  })
+
+/** Polls `check` every 50 ms until it yields a value; fails after `timeoutMillis` with the last error seen. */
+const waitFor = <A>(
+  what: string,
+  check: Effect.Effect<A | undefined, ServerError>,
+  timeoutMillis: number
+): Effect.Effect<A, ServerError> =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMillis
+    let last = ""
+    while (true) {
+      const result = yield* check.pipe(
+        Effect.catch((e) => Effect.sync(() => {
+          last = e.message
+          return undefined
+        }))
+      )
+      if (result !== undefined) return result
+      if (Date.now() > deadline) {
+        return yield* Effect.fail(new ServerError({ message: `timed out waiting for ${what}${last ? `: ${last}` : ""}` }))
+      }
+      yield* Proc.realSleep(50)
+    }
   })
 
 /**
@@ -309,29 +323,6 @@ export const make = (
       if (node === undefined) return yield* Effect.fail(new ServerError({ message: `unknown primary port ${[...ports][0]}` }))
       return node
     })
-
-    const waitFor = <A>(
-      what: string,
-      check: Effect.Effect<A | undefined, ServerError>,
-      timeoutMillis: number
-    ): Effect.Effect<A, ServerError> =>
-      Effect.gen(function*() {
-        const deadline = Date.now() + timeoutMillis
-        let last = ""
-        while (true) {
-          const result = yield* check.pipe(
-            Effect.catch((e) => Effect.sync(() => {
-              last = e.message
-              return undefined
-            }))
-          )
-          if (result !== undefined) return result
-          if (Date.now() > deadline) {
-            return yield* Effect.fail(new ServerError({ message: `timed out waiting for ${what}${last ? `: ${last}` : ""}` }))
-          }
-          yield* Proc.realSleep(50)
-        }
-      })
 
     const isMaster = (node: RedisServer.RedisServerHandle) =>
       Effect.map(node.cli("ROLE"), (r) => r.split("\n")[0] === "master")

@@ -9,7 +9,7 @@
  * directory. A `process.on("exit")` safety net SIGKILLs any server still
  * running when the test process exits, so no run leaves orphans behind.
  *
- * The handle carries the fault helpers the fault catalogue needs: `kill`
+ * The handle carries the fault helpers that integration tests need: `kill`
  * (SIGKILL), `restart` (same port, same options, same directory, so an AOF
  * survives), `pause`/`resume` (SIGSTOP/SIGCONT), and `cli`, `clientKill`,
  * `config`, `info`, which drive the server through `redis-cli`.
@@ -39,6 +39,8 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { freePort } from "./Ports.ts"
 import * as Proc from "./internal/process.ts"
+import { quote } from "./internal/redisConf.ts"
+import * as ServerProcess from "./internal/serverProcess.ts"
 import { ServerError } from "./ServerError.ts"
 import * as Tls from "./Tls.ts"
 
@@ -209,12 +211,6 @@ export class RedisServer extends Context.Service<RedisServer, RedisServerHandle>
 // internals
 // -----------------------------------------------------------------------------
 
-// redis.conf values are tokenised by sdssplitargs, which understands
-// double-quoted strings with backslash escapes: quote every user-supplied
-// value so that spaces or quotes in passwords cannot inject directives.
-const quote = (value: string): string =>
-  `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`
-
 const configFile = (options: RedisServerOptions): string => {
   const lines = ["# written by @redis-effect/testing"]
   if (options.password !== undefined) lines.push(`requirepass ${quote(options.password)}`)
@@ -223,14 +219,6 @@ const configFile = (options: RedisServerOptions): string => {
     lines.push(["user", quote(user.name), "reset", "on", quote(`>${user.password}`), ...rules].join(" "))
   }
   return lines.join("\n") + "\n"
-}
-
-const tailOf = (file: string, lines: number): string => {
-  try {
-    return Fs.readFileSync(file, "utf8").split("\n").slice(-lines - 1).join("\n").trim()
-  } catch {
-    return "(no log file)"
-  }
 }
 
 /**
@@ -249,24 +237,114 @@ export const parseInfo = (text: string): Record<string, string> => {
   return out
 }
 
-/** Process state letter from /proc (`T` = stopped), or undefined when unknown. */
-const procState = (pid: number): string | undefined => {
-  try {
-    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    // The command name is in parentheses and may contain spaces: the state
-    // is the first field after the last ')'.
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
-  } catch {
-    return undefined
-  }
+/** `options.tls` with `true` spelled out as all defaults, or undefined when TLS is off. */
+const tlsOptionsOf = (tls: RedisServerOptions["tls"]): TlsServerOptions | undefined =>
+  tls === true ? {} : tls === false || tls === undefined ? undefined : tls
+
+/** The certificates the server presents and a client needs; a fresh PKI in `dir` unless `material` is given. */
+const serverTls = (tlsOptions: TlsServerOptions, dir: string): Effect.Effect<ServerTls, ServerError> =>
+  Effect.gen(function*() {
+    const material = tlsOptions.material ?? (yield* Tls.generateCertificates(Path.join(dir, "tls")))
+    const certificate = tlsOptions.certificate ?? "server"
+    const presented = material[certificate]
+    return {
+      ca: material.ca.cert,
+      cert: presented.cert,
+      key: presented.key,
+      clientCert: material.client.cert,
+      clientKey: material.client.key,
+      caFile: material.ca.certFile,
+      certFile: presented.certFile,
+      keyFile: presented.keyFile,
+      clientCertFile: material.client.certFile,
+      clientKeyFile: material.client.keyFile,
+      certificate,
+      material
+    }
+  })
+
+/** Where a server keeps its files; all absolute. */
+interface ServerFiles {
+  readonly dir: string
+  readonly confFile: string
+  readonly logFile: string
+  readonly pidFile: string
 }
 
-/** Polls `check` every 10 ms for up to `millis` (signals are delivered asynchronously). */
-const pollUntil = (check: () => boolean, millis: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + millis
-    while (!check() && Date.now() < deadline) yield* Proc.realSleep(10)
-  })
+/** The `redis-server` command line: loopback only, no snapshots, the options' extras last. */
+const serverArgs = (
+  options: RedisServerOptions,
+  port: number,
+  files: ServerFiles,
+  tls: ServerTls | undefined,
+  tlsOptions: TlsServerOptions | undefined
+): ReadonlyArray<string> => [
+  files.confFile,
+  "--bind", "127.0.0.1",
+  "--protected-mode", "yes",
+  "--port", tls === undefined ? String(port) : "0",
+  ...(tls === undefined ? [] : [
+    "--tls-port", String(port),
+    "--tls-cert-file", tls.certFile,
+    "--tls-key-file", tls.keyFile,
+    "--tls-ca-cert-file", tls.caFile,
+    "--tls-auth-clients", tlsOptions?.authClients ?? "optional"
+  ]),
+  "--save", "",
+  ...(options.appendonly === true ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+  "--enable-debug-command", "local",
+  "--daemonize", "no",
+  // Absolute paths: --dir changes the working directory before the log
+  // file is opened, so a relative log file would make startup fail.
+  "--dir", files.dir,
+  "--logfile", files.logFile,
+  "--pidfile", files.pidFile,
+  ...(options.extraArgs ?? [])
+]
+
+/** The server's own credentials: requirepass, or the password of an ACL user called "default". */
+const ownCredentials = (options: RedisServerOptions): Credentials => {
+  if (options.password !== undefined) return { password: options.password }
+  const defaultUser = options.aclUsers?.find((u) => u.name === "default")
+  return defaultUser === undefined ? {} : { password: defaultUser.password }
+}
+
+/** `redis-cli` against the server on `port` (with its TLS files), as any user; fails on an error reply. */
+const cliFor = (port: number, tls: ServerTls | undefined) =>
+(credentials: Credentials, ...cliArgs: ReadonlyArray<string>): Effect.Effect<string, ServerError> => {
+  const connection = ["-h", "127.0.0.1", "-p", String(port), "-e", "--no-auth-warning"]
+  if (credentials.user !== undefined) connection.push("--user", credentials.user)
+  if (tls !== undefined) {
+    connection.push("--tls", "--cert", tls.clientCertFile, "--key", tls.clientKeyFile)
+    // redis-cli checks the chain and the dates but never the hostname, so
+    // the CA works for `server` and `wronghost`; the others are control
+    // connections to servers that are broken on purpose.
+    if (tls.certificate === "server" || tls.certificate === "wronghost") connection.push("--cacert", tls.caFile)
+    else connection.push("--insecure")
+  }
+  return Proc.run("redis-cli", [...connection, ...cliArgs], {
+    env: credentials.password === undefined ? {} : { REDISCLI_AUTH: credentials.password }
+  }).pipe(
+    Effect.flatMap((result) =>
+      result.code === 0
+        ? Effect.succeed(result.stdout.trim())
+        : Effect.fail(
+          new ServerError({
+            message: `redis-cli -p ${port} ${cliArgs.join(" ")}: ${
+              (result.stderr.trim() || result.stdout.trim() || `exit ${result.code ?? result.signal}`)
+            }`
+          })
+        )
+    )
+  )
+}
+
+/** Whether the server serves commands: PONG, or an auth error, which still proves it is up (LOADING or a refused connection do not). */
+const answersPing = (cli: (...args: ReadonlyArray<string>) => Effect.Effect<string, ServerError>): Effect.Effect<boolean> =>
+  cli("PING").pipe(
+    Effect.map((reply) => reply === "PONG"),
+    Effect.catch((error) => Effect.succeed(/NOAUTH|WRONGPASS|NOPERM/.test(error.message)))
+  )
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -287,143 +365,31 @@ export const make = (
     // The directory is released last: finalizers run in reverse order, and
     // the server must be gone before its files are deleted.
     const dir = yield* Proc.tempDirectory(Path.join(Os.tmpdir(), `redis-effect-${port}-`))
-    const logFile = Path.join(dir, "redis.log")
-    const pidFile = Path.join(dir, "redis.pid")
-    const confFile = Path.join(dir, "redis.conf")
-    yield* Effect.sync(() => Fs.writeFileSync(confFile, configFile(options), { mode: 0o600 }))
-
-    const tlsOptions: TlsServerOptions | undefined = options.tls === true
-      ? {}
-      : options.tls === false || options.tls === undefined
-      ? undefined
-      : options.tls
-    const tls: ServerTls | undefined = tlsOptions === undefined ? undefined : yield* Effect.gen(function*() {
-      const material = tlsOptions.material ?? (yield* Tls.generateCertificates(Path.join(dir, "tls")))
-      const certificate = tlsOptions.certificate ?? "server"
-      const presented = material[certificate]
-      return {
-        ca: material.ca.cert,
-        cert: presented.cert,
-        key: presented.key,
-        clientCert: material.client.cert,
-        clientKey: material.client.key,
-        caFile: material.ca.certFile,
-        certFile: presented.certFile,
-        keyFile: presented.keyFile,
-        clientCertFile: material.client.certFile,
-        clientKeyFile: material.client.keyFile,
-        certificate,
-        material
-      }
-    })
-
-    const args = [
-      confFile,
-      "--bind", "127.0.0.1",
-      "--protected-mode", "yes",
-      "--port", tls === undefined ? String(port) : "0",
-      ...(tls === undefined ? [] : [
-        "--tls-port", String(port),
-        "--tls-cert-file", tls.certFile,
-        "--tls-key-file", tls.keyFile,
-        "--tls-ca-cert-file", tls.caFile,
-        "--tls-auth-clients", tlsOptions?.authClients ?? "optional"
-      ]),
-      "--save", "",
-      ...(options.appendonly === true ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
-      "--enable-debug-command", "local",
-      "--daemonize", "no",
-      // Absolute paths: --dir changes the working directory before the log
-      // file is opened, so a relative log file would make startup fail.
-      "--dir", dir,
-      "--logfile", logFile,
-      "--pidfile", pidFile,
-      ...(options.extraArgs ?? [])
-    ]
-
-    // The server's own credentials: requirepass, or the password of an ACL
-    // user called "default".
-    const ownCredentials: Credentials = options.password !== undefined
-      ? { password: options.password }
-      : (() => {
-        const defaultUser = options.aclUsers?.find((u) => u.name === "default")
-        return defaultUser === undefined ? {} : { password: defaultUser.password }
-      })()
-
-    const cliAs = (credentials: Credentials, ...cliArgs: ReadonlyArray<string>): Effect.Effect<string, ServerError> => {
-      const connection = ["-h", "127.0.0.1", "-p", String(port), "-e", "--no-auth-warning"]
-      if (credentials.user !== undefined) connection.push("--user", credentials.user)
-      if (tls !== undefined) {
-        connection.push("--tls", "--cert", tls.clientCertFile, "--key", tls.clientKeyFile)
-        // redis-cli checks the chain and the dates but never the hostname, so
-        // the CA works for `server` and `wronghost`; the others are control
-        // connections to servers that are broken on purpose.
-        if (tls.certificate === "server" || tls.certificate === "wronghost") connection.push("--cacert", tls.caFile)
-        else connection.push("--insecure")
-      }
-      return Proc.run("redis-cli", [...connection, ...cliArgs], {
-        env: credentials.password === undefined ? {} : { REDISCLI_AUTH: credentials.password }
-      }).pipe(
-        Effect.flatMap((result) =>
-          result.code === 0
-            ? Effect.succeed(result.stdout.trim())
-            : Effect.fail(
-              new ServerError({
-                message: `redis-cli -p ${port} ${cliArgs.join(" ")}: ${
-                  (result.stderr.trim() || result.stdout.trim() || `exit ${result.code ?? result.signal}`)
-                }`
-              })
-            )
-        )
-      )
+    const files: ServerFiles = {
+      dir,
+      confFile: Path.join(dir, "redis.conf"),
+      logFile: Path.join(dir, "redis.log"),
+      pidFile: Path.join(dir, "redis.pid")
     }
-    const cli = (...cliArgs: ReadonlyArray<string>) => cliAs(ownCredentials, ...cliArgs)
+    yield* Effect.sync(() => Fs.writeFileSync(files.confFile, configFile(options), { mode: 0o600 }))
+    const tlsOptions = tlsOptionsOf(options.tls)
+    const tls = tlsOptions === undefined ? undefined : yield* serverTls(tlsOptions, dir)
 
-    // One incarnation at a time; `restart` replaces it.
-    let current: Proc.Child | undefined
-    yield* Effect.addFinalizer(() => current === undefined ? Effect.void : Proc.stop(current))
+    const cliAs = cliFor(port, tls)
+    const credentials = ownCredentials(options)
+    const cli = (...cliArgs: ReadonlyArray<string>) => cliAs(credentials, ...cliArgs)
 
-    const startTimeout = options.startTimeoutMillis ?? 10_000
-    const start: Effect.Effect<void, ServerError> = Effect.gen(function*() {
-      const child = yield* Proc.spawnTracked("redis-server", args)
-      current = child
-      const deadline = Date.now() + startTimeout
-      const failure = (why: string) =>
-        new ServerError({
-          message: `redis-server on 127.0.0.1:${port} ${why}\n--- stderr ---\n${child.stderrTail().trim()}\n--- log (${logFile}) ---\n${
-            tailOf(logFile, 20)
-          }`
-        })
-      while (true) {
-        if (!child.isAlive()) return yield* Effect.fail(failure("exited during startup"))
-        const result = yield* cli("PING").pipe(
-          Effect.map((reply) => reply === "PONG"),
-          // An auth error still proves the server is up and serving; LOADING
-          // or a refused connection does not.
-          Effect.catch((error) => Effect.succeed(/NOAUTH|WRONGPASS|NOPERM/.test(error.message)))
-        )
-        if (result) return
-        if (Date.now() > deadline) return yield* Effect.fail(failure(`did not answer PING within ${startTimeout} ms`))
-        yield* Proc.realSleep(25)
-      }
-    }).pipe(
-      // A server that never became ready must not outlive the failure.
-      Effect.tapError(() => current === undefined ? Effect.void : Proc.stop(current, 500))
-    )
-
-    yield* start
-
-    const kill = Effect.suspend(() => {
-      const child = current
-      if (child === undefined) return Effect.void
-      Proc.signal(child, "SIGKILL")
-      return Proc.awaitExit(child)
+    const server = yield* ServerProcess.make({
+      args: serverArgs(options, port, files, tls, tlsOptions),
+      port,
+      logFile: files.logFile,
+      startTimeoutMillis: options.startTimeoutMillis ?? 10_000,
+      ready: answersPing(cli)
     })
-    const stop = Effect.suspend(() => current === undefined ? Effect.void : Proc.stop(current))
+    yield* server.start
 
     const scheme = tls === undefined ? "redis" : "rediss"
     const auth = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`
-
     const handle: RedisServerHandle = {
       host: "127.0.0.1",
       port,
@@ -431,35 +397,25 @@ export const make = (
       url: `${scheme}://${auth}127.0.0.1:${port}`,
       ...(options.password === undefined ? {} : { password: options.password }),
       get pid() {
-        return current?.pid ?? -1
+        return server.pid
       },
       dir,
-      logFile,
-      pidFile,
+      logFile: files.logFile,
+      pidFile: files.pidFile,
       options,
-      isAlive: Effect.sync(() => current?.isAlive() ?? false),
-      kill,
-      stop,
-      restart: Effect.andThen(stop, start),
-      pause: Effect.suspend(() => {
-        const child = current
-        if (child === undefined || !child.isAlive()) return Effect.void
-        Proc.signal(child, "SIGSTOP")
-        return pollUntil(() => procState(child.pid) === "T" || !child.isAlive(), 1000)
-      }),
-      resume: Effect.suspend(() => {
-        const child = current
-        if (child === undefined || !child.isAlive()) return Effect.void
-        Proc.signal(child, "SIGCONT")
-        return pollUntil(() => procState(child.pid) !== "T", 1000)
-      }),
+      isAlive: server.isAlive,
+      kill: server.kill,
+      stop: server.stop,
+      restart: Effect.andThen(server.stop, server.start),
+      pause: server.pause,
+      resume: server.resume,
       cli,
       cliAs,
       clientKill: (...filter) =>
         Effect.map(cli("CLIENT", "KILL", ...filter), (reply) => reply === "OK" ? 1 : Number.parseInt(reply, 10) || 0),
       config: (key, value) => Effect.asVoid(cli("CONFIG", "SET", key, value)),
       info: (section) => Effect.map(section === undefined ? cli("INFO") : cli("INFO", section), parseInfo),
-      logTail: (lines = 50) => Effect.sync(() => tailOf(logFile, lines))
+      logTail: (lines = 50) => Effect.sync(() => Proc.fileTail(files.logFile, lines))
     }
     return handle
   })

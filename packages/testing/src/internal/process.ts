@@ -216,6 +216,15 @@ export const signal = (child: Child, sig: NodeJS.Signals): void => {
   }
 }
 
+/** The last `lines` lines of a log file, or a note when it cannot be read (yet). */
+export const fileTail = (file: string, lines: number): string => {
+  try {
+    return Fs.readFileSync(file, "utf8").split("\n").slice(-lines - 1).join("\n").trim()
+  } catch {
+    return "(no log file)"
+  }
+}
+
 /** Waits until the child has exited. */
 export const awaitExit = (child: Child): Effect.Effect<void> => Effect.promise(() => child.exited)
 
