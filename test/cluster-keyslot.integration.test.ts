@@ -12,7 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { NodeTransport } from "@redis-effect/node"
 import * as ClusterSlot from "@redis-effect/redis/ClusterSlot"
 import * as Commands from "@redis-effect/redis/Commands"
-import * as Redis from "@redis-effect/redis/Redis"
+import * as Standalone from "@redis-effect/redis/Standalone"
 import type { Arg } from "@redis-effect/redis/Resp"
 import { RedisServer } from "@redis-effect/testing"
 import * as Effect from "effect/Effect"
@@ -97,7 +97,7 @@ describe("ClusterSlot.keyslot against CLUSTER KEYSLOT", () => {
         extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", Path.join(dir, "nodes.conf")]
       })
       assert.strictEqual((yield* server.info("cluster")).cluster_enabled, "1")
-      const redis = yield* Redis.make({ port: server.port }).pipe(Effect.provide(NodeTransport.layer))
+      const redis = yield* Standalone.make({ port: server.port }).pipe(Effect.provide(NodeTransport.layer))
 
       const all = keys()
       const mismatches: Array<string> = []

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as NodeTransport from "@redis-effect/node/NodeTransport"
 import * as Commands from "@redis-effect/redis/Commands"
 import * as Redis from "@redis-effect/redis/Redis"
+import * as Standalone from "@redis-effect/redis/Standalone"
 import * as RedisServer from "@redis-effect/testing/RedisServer"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -251,7 +252,7 @@ describe("server and connection commands", () => {
       const primary = yield* RedisServer.make()
       const replica = yield* RedisServer.make()
       yield* replica.cli("REPLICAOF", "127.0.0.1", String(primary.port))
-      const redis = yield* Redis.make({ url: primary.url }).pipe(Effect.provide(NodeTransport.layer))
+      const redis = yield* Standalone.make({ url: primary.url }).pipe(Effect.provide(NodeTransport.layer))
       yield* eventually("the replica is in sync", Effect.map(redis.role(), (r) => r.role === "master" && r.replicas.length === 1), { times: 400 })
       yield* redis.set("replicated", "yes")
       assert.strictEqual(yield* redis.wait(1, 5000), 1)
@@ -262,7 +263,7 @@ describe("server and connection commands", () => {
         assert.strictEqual(role.replicas[0].port, replica.port)
         assert.isAbove(role.replicationOffset, 0)
       }
-      const onReplica = yield* Redis.make({ url: replica.url }).pipe(Effect.provide(NodeTransport.layer))
+      const onReplica = yield* Standalone.make({ url: replica.url }).pipe(Effect.provide(NodeTransport.layer))
       const replicaRole = yield* onReplica.role()
       assert.strictEqual(replicaRole.role, "slave")
       if (replicaRole.role === "slave") {

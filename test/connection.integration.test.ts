@@ -1,7 +1,8 @@
 /**
  * The connection under faults and bad input, against real redis-server
- * processes, the fault proxy and the hostile mock server (FAULTS.md sections
- * A and D, and the auth/TLS checklist).
+ * processes, the fault proxy and the hostile mock server: the connection's
+ * promises in docs/GUARANTEES.md (at most once, never a reply to the wrong
+ * caller, typed failures), authentication and TLS.
  *
  * These tests assert invariants — no reply to the wrong caller, no
  * duplicate, nothing acknowledged lost, the right error reason and outcome —
@@ -12,9 +13,9 @@ import { NodeTransport } from "@redis-effect/node"
 import * as Commands from "@redis-effect/redis/Commands"
 import * as Connection from "@redis-effect/redis/Connection"
 import type * as PubSub from "@redis-effect/redis/PubSub"
-import * as Redis from "@redis-effect/redis/Redis"
 import * as RedisConfig from "@redis-effect/redis/RedisConfig"
-import type * as RedisError from "@redis-effect/redis/RedisError"
+import * as RedisError from "@redis-effect/redis/RedisError"
+import * as Standalone from "@redis-effect/redis/Standalone"
 import { FaultProxy, MockServer, RedisServer } from "@redis-effect/testing"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,7 +26,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 
-const client = (options: Redis.Options) => Redis.make(options).pipe(Effect.provide(NodeTransport.layer))
+const client = (options: Standalone.Options) => Standalone.make(options).pipe(Effect.provide(NodeTransport.layer))
 
 const fastReconnect = Schedule.spaced("50 millis").pipe(
   Schedule.upTo({ times: 100 }),
@@ -34,9 +35,9 @@ const fastReconnect = Schedule.spaced("50 millis").pipe(
 
 const failureOf = <A>(exit: Exit.Exit<A, RedisError.RedisError>): RedisError.RedisError => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  const found = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+  const found = RedisError.failureOf(exit)
   assert.isDefined(found)
-  return (found as { readonly error: RedisError.RedisError }).error
+  return found!
 }
 
 describe("authentication", () => {

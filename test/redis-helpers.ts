@@ -5,8 +5,9 @@
  */
 import * as NodeClient from "@redis-effect/node/NodeClient"
 import * as NodeTransport from "@redis-effect/node/NodeTransport"
-import * as Redis from "@redis-effect/redis/Redis"
+import type * as Redis from "@redis-effect/redis/Redis"
 import type * as RedisError from "@redis-effect/redis/RedisError"
+import * as Standalone from "@redis-effect/redis/Standalone"
 import * as RedisServer from "@redis-effect/testing/RedisServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -15,7 +16,7 @@ import type * as Scope from "effect/Scope"
 /** One server and one client on it, for `it.layer(..., { excludeTestServices: true })`. */
 export const serverWithClient = (
   serverOptions: RedisServer.RedisServerOptions = {},
-  clientOptions: Omit<Redis.Options, "url"> = {}
+  clientOptions: Omit<Standalone.Options, "url"> = {}
 ): Layer.Layer<RedisServer.RedisServer | Redis.Redis, RedisServer.ServerError | RedisError.RedisError> =>
   Layer.provideMerge(
     Layer.unwrap(Effect.gen(function*() {
@@ -27,11 +28,11 @@ export const serverWithClient = (
 
 /** Another client on the same server, closed with the scope. */
 export const extraClient = (
-  options: Omit<Redis.Options, "url"> = {}
+  options: Omit<Standalone.Options, "url"> = {}
 ): Effect.Effect<Redis.RedisShape, RedisError.RedisError, Scope.Scope | RedisServer.RedisServer> =>
   Effect.gen(function*() {
     const server = yield* RedisServer.RedisServer
-    return yield* Redis.make({ url: server.url, ...options }).pipe(Effect.provide(NodeTransport.layer))
+    return yield* Standalone.make({ url: server.url, ...options }).pipe(Effect.provide(NodeTransport.layer))
   })
 
 let counter = 0

@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Commands from "@redis-effect/redis/Commands"
+import type * as Monitor from "@redis-effect/redis/Monitor"
 import * as PubSub from "@redis-effect/redis/PubSub"
 import * as Redis from "@redis-effect/redis/Redis"
 import * as RedisServer from "@redis-effect/testing/RedisServer"
@@ -231,7 +232,7 @@ describe("pub/sub", () => {
         const k = key("monitored")
         const queue = yield* collect(redis.monitor)
         // MONITOR starts asynchronously: write until one shows up (bounded).
-        let seen: Redis.MonitorEvent | undefined
+        let seen: Monitor.MonitorEvent | undefined
         for (let i = 0; i < 100 && seen === undefined; i++) {
           yield* other.set(k, `va"l\n${i}`)
           const events = yield* Queue.clear(queue)

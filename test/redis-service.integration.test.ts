@@ -22,8 +22,8 @@ import { eventually, extraClient, key, serverWithClient } from "./redis-helpers.
 
 const reasonOf = <A>(exit: Exit.Exit<A, unknown>): string => {
   if (Exit.isSuccess(exit)) return "success"
-  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-  return error !== undefined && RedisError.isRedisError((error as any).error) ? (error as any).error.reason._tag : "other"
+  const error = RedisError.failureOf(exit)
+  return error !== undefined && RedisError.isRedisError(error) ? error.reason._tag : "other"
 }
 
 describe("Redis service", () => {
@@ -483,6 +483,35 @@ redis.register_function{function_name='tl_get', callback=function(keys) return r
         const k = key("afteridlekill")
         const [n] = yield* redis.transaction([Commands.incr(k)])
         assert.strictEqual(n, 1)
+      }))
+
+    it.effect("events carry the shared connection's lifecycle: Disconnected, then Ready, after a CLIENT KILL", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer.RedisServer
+        const redis = yield* extraClient()
+        const node = `127.0.0.1:${server.port}`
+        const seen: Array<string> = []
+        yield* redis.events.pipe(
+          Stream.runForEach((e) =>
+            Effect.sync(() => {
+              if (e._tag === "Connection") seen.push(`${e.event._tag} ${e.event.node}`)
+            })
+          ),
+          Effect.forkScoped
+        )
+        // The stream subscribes when its fiber starts: kill until it has seen
+        // one whole drop and return (no assumption on when that is).
+        yield* eventually(
+          "Disconnected then Ready on the client's node",
+          Effect.gen(function*() {
+            const at = seen.indexOf(`Disconnected ${node}`)
+            if (at >= 0 && seen.indexOf(`Ready ${node}`, at) > at) return true
+            if (at < 0) yield* server.clientKill("ID", String(yield* redis.clientId()))
+            return false
+          }),
+          { intervalMs: 50 }
+        )
+        assert.strictEqual(yield* redis.ping(), "PONG")
       }))
 
     // -------------------------------------------------------------------------

@@ -7,9 +7,10 @@
  *
  * @since 0.1.0
  */
-import * as Redis from "@redis-effect/redis/Redis"
+import type * as Redis from "@redis-effect/redis/Redis"
 import * as RedisConfig from "@redis-effect/redis/RedisConfig"
 import type * as RedisError from "@redis-effect/redis/RedisError"
+import * as Standalone from "@redis-effect/redis/Standalone"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -17,13 +18,14 @@ import * as Layer from "effect/Layer"
 import * as NodeTransport from "./NodeTransport.ts"
 
 /**
- * `Redis` for one standalone server, from options or a URL.
+ * `Redis` for one standalone server, from options or a URL:
+ * `Standalone.layer` over Node sockets.
  *
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options: Redis.Options): Layer.Layer<Redis.Redis, RedisError.RedisError> =>
-  Redis.layer(options).pipe(Layer.provide(NodeTransport.layer))
+export const layer = (options: Standalone.Options): Layer.Layer<Redis.Redis, RedisError.RedisError> =>
+  Standalone.layer(options).pipe(Layer.provide(NodeTransport.layer))
 
 /**
  * `Redis` for one standalone server, with options read from `Config`
@@ -33,7 +35,7 @@ export const layer = (options: Redis.Options): Layer.Layer<Redis.Redis, RedisErr
  * @since 0.1.0
  */
 export const layerConfig = (
-  options: Config.Wrap<Redis.Options>
+  options: Config.Wrap<Standalone.Options>
 ): Layer.Layer<Redis.Redis, RedisError.RedisError | ConfigError.ConfigError> =>
   Layer.unwrap(Effect.map(Config.unwrap(options), layer))
 

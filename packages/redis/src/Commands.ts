@@ -1,12 +1,16 @@
 /**
  * Typed constructors for Redis commands, one function per command, grouped
- * by family in `internal/commands/`. Each returns a `Command<A>` value: data
- * that any topology (standalone, cluster, sentinel) can route and send.
- * Nothing here performs I/O.
+ * by family in `commands/`. Each returns a `Command<A>` value: data that any
+ * topology (standalone, cluster, sentinel) can route and send. Nothing here
+ * performs I/O.
  *
  * Naming: the command in camelCase (`hgetall`, `clientList`, `xgroupCreate`);
  * a `Bytes` suffix for the variant that returns values as `Uint8Array`
  * (`getBytes`, `hgetallBytes`); `evalScript` for EVAL, whose name is reserved.
+ *
+ * The pure reply parsers (`parseInfo`, `parseClientList`) are re-exported
+ * from `commands/parsers.ts`; every other export is a command constructor
+ * (the `Redis` service has one method per constructor).
  *
  * @since 0.1.0
  */
@@ -22,6 +26,8 @@ export * from "./commands/geo.ts"
 export * from "./commands/streams.ts"
 export * from "./commands/scripting.ts"
 export * from "./commands/pubsub.ts"
-export * from "./commands/transactions.ts"
+// Named, not `*`: `execBytes` there is internal to `Transaction`.
+export { discard, exec, multi, unwatch, watch } from "./commands/transactions.ts"
 export * from "./commands/server.ts"
 export * from "./commands/connection.ts"
+export * from "./commands/parsers.ts"

@@ -5,7 +5,8 @@
  *
  * Every function builds a `Command` value; nothing here opens, authenticates
  * or configures a connection (the handshake in `Connection` does, using
- * these values). `parseClientList` is the pure parser of CLIENT LIST/INFO.
+ * these values). CLIENT LIST/INFO decode through `parseClientList`
+ * (`parsers.ts`).
  *
  * Most of these change the state of the connection that runs them, so they
  * carry `CONNECTION_STATE` and never go out on the shared multiplexed
@@ -20,6 +21,7 @@ import type { Command } from "../Command.ts"
 import { Flags, invalid, Reply, unsafeMake } from "../Command.ts"
 import type { Arg, RespValue } from "../Resp.ts"
 import { checkArgs, checkInteger, rawRecord } from "../internal/replyDecoders.ts"
+import { parseClientList } from "./parsers.ts"
 
 const EMPTY: ReadonlyArray<Arg> = []
 const STATE = Flags.CONNECTION_STATE | Flags.NO_KEYS
@@ -130,36 +132,6 @@ export const clientGetname = (): Command<Option.Option<string>> =>
 export const clientSetname = (name: string): Command<void> => {
   if (/\s/.test(name)) return invalid("CLIENT", "a client name cannot contain spaces")
   return unsafeMake("CLIENT", ["CLIENT", "SETNAME", name], EMPTY, STATE | Flags.IDEMPOTENT, Reply.ok)
-}
-
-/**
- * Parses the text of CLIENT LIST (one client per line) or CLIENT INFO (one
- * line) into records of `field=value` pairs, values left as strings.
- *
- * @category connection
- * @since 0.1.0
- */
-export const parseClientList = (text: string): Array<Record<string, string>> => {
-  const out: Array<Record<string, string>> = []
-  const lines = text.split("\n")
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim()
-    if (line.length === 0) continue
-    const record: Record<string, string> = {}
-    // Values never hold spaces: the server refuses names with spaces and
-    // prints the command as `cmd=client|list`.
-    const tokens = line.split(" ")
-    for (let j = 0; j < tokens.length; j++) {
-      const token = tokens[j]
-      const eq = token.indexOf("=")
-      if (eq <= 0) continue
-      const k = token.slice(0, eq)
-      if (k === "__proto__") continue
-      record[k] = token.slice(eq + 1)
-    }
-    out.push(record)
-  }
-  return out
 }
 
 const decodeClientList = (reply: RespValue): Array<Record<string, string>> => parseClientList(Reply.string(reply))

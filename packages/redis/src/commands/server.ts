@@ -5,7 +5,7 @@
  * MONITOR), FLUSHDB/FLUSHALL, SWAPDB, SHUTDOWN and ACL.
  *
  * Every function builds a `Command` value; nothing here sends anything.
- * `parseInfo` is the pure parser of the INFO text.
+ * The pure parser of the INFO text, `parseInfo`, is in `parsers.ts`.
  *
  * **Routing.** Keyless commands that any node may answer are `NO_KEYS`.
  * WAIT and WAITAOF are not: they are about the writes of the connection
@@ -146,36 +146,6 @@ export const info = (sections?: string | ReadonlyArray<string>): Command<string>
     INFO_FLAGS,
     Reply.string
   )
-
-/**
- * Parses the text of INFO into `{ section: { field: value } }`. Section
- * names are lower-cased (`# Keyspace` → `keyspace`); fields keep their case;
- * values are left as strings (`db0` stays `keys=1,expires=0,...`). Fields
- * before any header go to the section `""`.
- *
- * @category server
- * @since 0.1.0
- */
-export const parseInfo = (text: string): Record<string, Record<string, string>> => {
-  const out: Record<string, Record<string, string>> = {}
-  let current: Record<string, string> | undefined
-  const lines = text.split("\n")
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]
-    if (line.endsWith("\r")) line = line.slice(0, -1)
-    if (line.length === 0) continue
-    if (line.startsWith("#")) {
-      const name = line.slice(1).trim().toLowerCase()
-      current = out[name] ?? (out[name] = {})
-      continue
-    }
-    const colon = line.indexOf(":")
-    if (colon <= 0) continue
-    if (current === undefined) current = out[""] ?? (out[""] = {})
-    current[line.slice(0, colon)] = line.slice(colon + 1)
-  }
-  return out
-}
 
 // -----------------------------------------------------------------------------
 // CONFIG

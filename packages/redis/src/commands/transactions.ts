@@ -1,10 +1,10 @@
 /**
  * Transaction commands: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
  *
- * These are bare values; this module does not run transactions. They all
- * carry `CONNECTION_STATE`, so they never go out on the shared multiplexed
- * connection: whoever runs a transaction sends them, and the queued
- * commands, on a connection of its own.
+ * These are bare values; this module does not run transactions
+ * (`Transaction` does). They all carry `CONNECTION_STATE`, so they never go
+ * out on the shared multiplexed connection: whoever runs a transaction sends
+ * them, and the queued commands, on a connection of its own.
  *
  * They are deliberately not `NO_KEYS`: in a cluster a transaction runs on
  * the node that owns its keys, never on "any node".
@@ -41,6 +41,21 @@ export const multi = (): Command<void> =>
  */
 export const exec = (): Command<Option.Option<ReadonlyArray<RespValue>>> =>
   unsafeMake("EXEC", ["EXEC"], EMPTY, Flags.CONNECTION_STATE, decodeExec)
+
+/**
+ * EXEC for a transaction that holds a `Bytes` command: the same as `exec`,
+ * with bulk strings left as `Uint8Array` so each queued command's decoder
+ * gets the bytes it asked for.
+ *
+ * Internal: `Transaction` uses it; the `Commands` barrel does not re-export
+ * it (a service method for it would be one more refused command).
+ *
+ * @internal
+ * @category transactions
+ * @since 0.1.0
+ */
+export const execBytes = (): Command<Option.Option<ReadonlyArray<RespValue>>> =>
+  unsafeMake("EXEC", ["EXEC"], EMPTY, Flags.CONNECTION_STATE, decodeExec, true)
 
 /**
  * DISCARD: drops the queued commands and leaves MULTI.

@@ -4,6 +4,7 @@ import * as Redacted from "effect/Redacted"
 import { Flags, needsDedicated } from "../../src/Command.ts"
 import { RespMap } from "../../src/Resp.ts"
 import * as C from "../../src/commands/connection.ts"
+import { parseClientList } from "../../src/commands/parsers.ts"
 
 describe("connection", () => {
   it("AUTH: password or user + password, Redacted accepted, name stays AUTH", () => {
@@ -47,13 +48,13 @@ describe("connection", () => {
     const text =
       "id=3 addr=127.0.0.1:52555 laddr=127.0.0.1:6379 fd=8 name= age=0 cmd=client|list user=default\n" +
       "id=4 addr=127.0.0.1:52556 laddr=127.0.0.1:6379 fd=9 name=worker age=12 cmd=get user=default\n"
-    const list = C.parseClientList(text)
+    const list = parseClientList(text)
     assert.strictEqual(list.length, 2)
     assert.deepStrictEqual(list[0], {
       id: "3", addr: "127.0.0.1:52555", laddr: "127.0.0.1:6379", fd: "8", name: "", age: "0", cmd: "client|list", user: "default"
     })
     assert.strictEqual(list[1].name, "worker")
-    assert.deepStrictEqual(C.parseClientList(""), [])
+    assert.deepStrictEqual(parseClientList(""), [])
   })
 
   it("CLIENT LIST and INFO decode through parseClientList", () => {

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
 import { Flags, isResendable } from "../../src/Command.ts"
 import { RespMap } from "../../src/Resp.ts"
+import { parseInfo } from "../../src/commands/parsers.ts"
 import * as S from "../../src/commands/server.ts"
 
 describe("server", () => {
@@ -35,12 +36,12 @@ describe("server", () => {
 
   it("parseInfo splits sections and fields", () => {
     const text = "# Server\r\nredis_version:7.2.4\r\nredis_mode:standalone\r\n\r\n# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\nexecutable:/usr/bin/redis:server\r\n"
-    assert.deepStrictEqual(S.parseInfo(text), {
+    assert.deepStrictEqual(parseInfo(text), {
       server: { redis_version: "7.2.4", redis_mode: "standalone" },
       keyspace: { "db0": "keys=1,expires=0,avg_ttl=0", executable: "/usr/bin/redis:server" }
     })
-    assert.deepStrictEqual(S.parseInfo("a:1\nb:2"), { "": { a: "1", b: "2" } })
-    assert.deepStrictEqual(S.parseInfo(""), {})
+    assert.deepStrictEqual(parseInfo("a:1\nb:2"), { "": { a: "1", b: "2" } })
+    assert.deepStrictEqual(parseInfo(""), {})
   })
 
   it("CONFIG GET decodes RESP2 flat arrays and RESP3 maps", () => {
