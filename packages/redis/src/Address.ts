@@ -30,15 +30,33 @@ export interface Address {
 export const parse = (input: string | Address, defaultPort?: number): Address | undefined => {
   if (typeof input !== "string") return input
   const text = input.trim()
+  // "[::1]" without a port: a bracketed IPv6 host.
+  if (text.startsWith("[") && text.endsWith("]")) {
+    const host = text.slice(1, -1)
+    return defaultPort !== undefined && host !== "" ? { host, port: defaultPort } : undefined
+  }
   const colon = text.lastIndexOf(":")
   // "::1" without brackets or port: a bare IPv6 host.
   const bareHost = colon < 0 || (text.indexOf(":") !== colon && !text.startsWith("["))
   if (bareHost) return defaultPort !== undefined && text !== "" ? { host: text, port: defaultPort } : undefined
   let host = text.slice(0, colon)
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1)
-  const port = Number(text.slice(colon + 1))
-  if (host === "" || !Number.isInteger(port) || port <= 0 || port >= 65536) return undefined
+  const port = parsePort(text.slice(colon + 1))
+  if (host === "" || port === undefined) return undefined
   return { host, port }
+}
+
+/**
+ * A TCP port written in decimal digits, 1 to 65535 (`Number` alone would
+ * also take "0x1F90", "1e3", "+7000" and " 7000").
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const parsePort = (text: string): number | undefined => {
+  if (!/^\d{1,5}$/.test(text)) return undefined
+  const port = Number(text)
+  return port > 0 && port < 65536 ? port : undefined
 }
 
 /**

@@ -71,9 +71,12 @@ export const decide = (command: Command<unknown>, error: RedisError.RedisError, 
   switch (reason._tag) {
     case "Moved":
     case "Ask":
-      // A redirect is an answer from a node that did not run the command;
-      // only a topology with other nodes can follow it.
-      return reach === "nodes" ? "Redirect" : "Fail"
+      // A redirect is an answer from a node that did not run the command
+      // (so it arrives as Rejected); only a topology with other nodes can
+      // follow it. Should one ever come with an Unknown outcome, the promise
+      // still holds: follow it only if the command may run twice.
+      if (reach === "server") return "Fail"
+      return !ranOrMayHave || mayRunTwice(command) ? "Redirect" : "Fail"
     case "ExecAbort":
     case "MasterNotFound":
     case "InvalidArgument":

@@ -238,8 +238,8 @@ export const parseUrl = (input: string): Effect.Effect<UrlOptions, RedisError.Re
     const clientName = params.get("name") ?? params.get("clientName") ?? undefined
     const parseDb = (s: string | null | undefined): number | undefined | "bad" => {
       if (s === null || s === undefined || s === "") return undefined
-      const n = Number(s)
-      return Number.isInteger(n) && n >= 0 ? n : "bad"
+      // Decimal digits only: Number() would also take "0x10", "1e1", "+1".
+      return /^\d{1,9}$/.test(s) ? Number(s) : "bad"
     }
     switch (url.protocol) {
       case "redis:":

@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import type * as Exit from "effect/Exit"
+import * as Address from "./Address.ts"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
@@ -542,15 +543,17 @@ export const notSupported = (message: string, command?: string): RedisError =>
 
 const parseRedirect = (rest: string): { slot: number; host: string; port: number } | undefined => {
   // "3999 127.0.0.1:6381" — the host may be an IPv6 address, so split on the
-  // last colon; an empty host (old servers, unknown endpoint) stays "".
+  // last colon; an empty host (old servers, unknown endpoint) stays "". A
+  // slot outside 0..16383 or a port outside 1..65535 is a malformed reply.
   const space = rest.indexOf(" ")
   if (space <= 0) return undefined
-  const slot = Number(rest.slice(0, space))
+  const slotText = rest.slice(0, space)
   const address = rest.slice(space + 1).trim()
   const colon = address.lastIndexOf(":")
-  if (!Number.isInteger(slot) || colon < 0) return undefined
-  const port = Number(address.slice(colon + 1))
-  if (!Number.isInteger(port)) return undefined
+  if (!/^\d{1,5}$/.test(slotText) || colon < 0) return undefined
+  const slot = Number(slotText)
+  const port = Address.parsePort(address.slice(colon + 1))
+  if (slot > 16383 || port === undefined) return undefined
   let host = address.slice(0, colon)
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1)
   return { slot, host, port }

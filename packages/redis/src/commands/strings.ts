@@ -128,7 +128,9 @@ export function set(key: Arg, value: Arg, options?: SetOptions): Command<boolean
   const args = setArgs(key, value, options, get)
   if (typeof args === "string") return invalid<boolean>("SET", args)
   if (get) return unsafeMake("SET", args, [key], W, getOld)
-  return unsafeMake("SET", args, [key], WI, setReply)
+  // NX/XX: the effect of a second SET is the same, but its reply is not (the
+  // resend of a SET NX that ran answers "not set"), so it is not resent.
+  return unsafeMake("SET", args, [key], options.nx === true || options.xx === true ? W : WI, setReply)
 }
 
 /**

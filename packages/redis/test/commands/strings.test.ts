@@ -27,9 +27,11 @@ describe("strings", () => {
     assert.isFalse(cmd.decode(null))
   })
 
-  it("set: options go on the wire", () => {
-    expectCommand(Commands.set("k", "v", { ex: 60, nx: true }), ["SET", "k", "v", "NX", "EX", 60], ["k"], WI)
-    expectCommand(Commands.set("k", 1, { xx: true, keepTtl: true }), ["SET", "k", 1, "XX", "KEEPTTL"], ["k"], WI)
+  it("set: options go on the wire; NX and XX make it a write that is not resent", () => {
+    // A resent SET NX that already ran answers "not set": same data, wrong
+    // reply (a lock would think someone else holds it). So NX/XX are W.
+    expectCommand(Commands.set("k", "v", { ex: 60, nx: true }), ["SET", "k", "v", "NX", "EX", 60], ["k"], W)
+    expectCommand(Commands.set("k", 1, { xx: true, keepTtl: true }), ["SET", "k", 1, "XX", "KEEPTTL"], ["k"], W)
     expectCommand(Commands.set("k", "v", { pxat: 1700000000000 }), ["SET", "k", "v", "PXAT", 1700000000000], ["k"], WI)
   })
 
