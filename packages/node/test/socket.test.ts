@@ -2,11 +2,13 @@
  * The flowing-mode socket under the Node transport, against plain `node:net`
  * servers on loopback (no Redis): byte order and completeness under
  * backpressure, end of stream after the last byte, dial errors and timeouts,
- * and writes.
+ * closing the reader under a parked pull, and writes.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
@@ -160,5 +162,21 @@ describe("FlowingSocket", () => {
       yield* Effect.scoped(socket.reader)
       const late = yield* Effect.exit(writer.write("x"))
       assert.strictEqual(reasonOf(late)._tag, "SocketWriteError")
+    })))
+
+  it.live("closing the reader's scope fails a pull parked in another fiber and closes the socket", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let peerClosed = false
+      const port = yield* server((s) => s.on("close", () => (peerClosed = true)))
+      const readerScope = yield* Scope.make()
+      const reader = yield* Scope.provide(socketTo(port).reader, readerScope)
+      const parked = yield* Effect.forkChild(Effect.exit(reader.pull))
+      yield* Effect.sleep("20 millis")
+      yield* Scope.close(readerScope, Exit.void)
+      const reason = reasonOf(yield* Fiber.join(parked))
+      assert.strictEqual(reason._tag, "SocketCloseError")
+      assert.strictEqual((reason as Socket.SocketCloseError).code, 1006)
+      yield* Effect.sleep("50 millis")
+      assert.isTrue(peerClosed, "the peer sees the socket close")
     })))
 })

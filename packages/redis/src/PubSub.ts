@@ -110,6 +110,208 @@ const verbs = {
 const str = (v: RespValue): string =>
   typeof v === "string" ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v)
 
+const kinds = ["channel", "pattern", "shard"] as const
+
+// A listener is the queue of one stream, and whether that stream wants gap
+// events.
+interface Listener {
+  readonly queue: Queue.Queue<Event, RedisError.RedisError | Cause.Done>
+  readonly gaps: boolean
+}
+
+/**
+ * Who listens to what on one subscriber connection, and the routing of the
+ * frames it receives: `onPush` is the per-message path, called by the
+ * connection's parse loop once per frame. Plain mutable state: it lives
+ * inside one `PubSub` and never escapes it.
+ */
+class Subscriptions {
+  // name -> listeners, per kind.
+  readonly listeners: Record<Kind, Map<string, Set<Listener>>> = {
+    channel: new Map(),
+    pattern: new Map(),
+    shard: new Map()
+  }
+  // Confirmations awaited by streams that just subscribed.
+  private readonly confirmations: Record<Kind, Map<string, Array<Deferred.Deferred<void>>>> = {
+    channel: new Map(),
+    pattern: new Map(),
+    shard: new Map()
+  }
+  /** How many (re)subscribe rounds the connection has done. */
+  generation = 0
+  private readonly hooks: Hooks | undefined
+
+  constructor(hooks: Hooks | undefined) {
+    this.hooks = hooks
+  }
+
+  private deliver(kind: Kind, name: string, message: Message): void {
+    const set = this.listeners[kind].get(name)
+    if (set === undefined) return
+    for (const listener of set) Queue.offerUnsafe(listener.queue, message)
+  }
+
+  private confirm(kind: Kind, name: string): void {
+    const waiting = this.confirmations[kind].get(name)
+    if (waiting === undefined) return
+    this.confirmations[kind].delete(name)
+    for (const d of waiting) Deferred.doneUnsafe(d, Effect.void)
+  }
+
+  // RESP3 sends pushes; RESP2 sends plain arrays on a subscriber connection.
+  readonly onPush = (value: RespValue): void => {
+    const items = value instanceof RespPush ? value.items : Array.isArray(value) ? value : undefined
+    if (items === undefined || items.length < 2) return
+    const type = str(items[0]).toLowerCase()
+    switch (type) {
+      case "message":
+        return this.deliver("channel", str(items[1]), {
+          kind: "channel",
+          channel: str(items[1]),
+          pattern: undefined,
+          payload: str(items[2])
+        })
+      case "smessage":
+        return this.deliver("shard", str(items[1]), {
+          kind: "shard",
+          channel: str(items[1]),
+          pattern: undefined,
+          payload: str(items[2])
+        })
+      case "pmessage":
+        return this.deliver("pattern", str(items[1]), {
+          kind: "pattern",
+          pattern: str(items[1]),
+          channel: str(items[2]),
+          payload: str(items[3])
+        })
+      case "subscribe":
+        return this.confirm("channel", str(items[1]))
+      case "psubscribe":
+        return this.confirm("pattern", str(items[1]))
+      case "ssubscribe":
+        return this.confirm("shard", str(items[1]))
+      case "unsubscribe":
+      case "punsubscribe":
+      case "sunsubscribe": {
+        // Our own UNSUBSCRIBEs are sent after the name left `listeners`; a
+        // name still listened to was dropped by the server.
+        const kind: Kind = type === "unsubscribe" ? "channel" : type === "punsubscribe" ? "pattern" : "shard"
+        const name = str(items[1])
+        if (this.listeners[kind].has(name)) this.hooks?.onServerUnsubscribe?.(kind, name)
+        return
+      }
+    }
+  }
+
+  /**
+   * Adds a stream's listener to `names`. Returns the names the server must
+   * be told of (nobody listened to them yet) and the confirmations to await.
+   */
+  add(kind: Kind, names: ReadonlyArray<string>, listener: Listener): {
+    readonly fresh: Array<string>
+    readonly waits: Array<Deferred.Deferred<void>>
+  } {
+    const fresh: Array<string> = []
+    const waits: Array<Deferred.Deferred<void>> = []
+    for (const name of names) {
+      let set = this.listeners[kind].get(name)
+      if (set === undefined) {
+        set = new Set()
+        this.listeners[kind].set(name, set)
+        fresh.push(name)
+        const d = Deferred.makeUnsafe<void>()
+        const list = this.confirmations[kind].get(name) ?? []
+        list.push(d)
+        this.confirmations[kind].set(name, list)
+        waits.push(d)
+      }
+      set.add(listener)
+    }
+    return { fresh, waits }
+  }
+
+  /** Removes a stream's listener; returns the names nobody listens to any more. */
+  remove(kind: Kind, names: ReadonlyArray<string>, listener: Listener): Array<string> {
+    const gone: Array<string> = []
+    for (const name of names) {
+      const set = this.listeners[kind].get(name)
+      if (set === undefined) continue
+      set.delete(listener)
+      if (set.size === 0) {
+        this.listeners[kind].delete(name)
+        gone.push(name)
+      }
+    }
+    return gone
+  }
+
+  /** Tells each stream that wants gap events, once, that `names` may have missed messages. */
+  gap(kind: Kind, names: ReadonlyArray<string>): void {
+    const told = new Set<Listener>()
+    for (const name of names) {
+      for (const listener of this.listeners[kind].get(name) ?? []) {
+        if (!listener.gaps || told.has(listener)) continue
+        told.add(listener)
+        Queue.offerUnsafe(listener.queue, { kind: "gap", reason: "reconnect", subscription: kind, names: [...names] })
+      }
+    }
+  }
+}
+
+// The connection's `onConnect`: every live name is subscribed again before
+// anything else is sent; after the first connect, the streams that asked for
+// it get a gap.
+const resubscribe = (subs: Subscriptions, connection: Connection.Connection): Effect.Effect<void, RedisError.RedisError> =>
+  Effect.gen(function*() {
+    subs.generation++
+    for (const kind of kinds) {
+      const names = [...subs.listeners[kind].keys()]
+      if (names.length === 0) continue
+      yield* connection.sendNoReply([verbs[kind].sub, ...names])
+      if (subs.generation > 1) subs.gap(kind, names)
+    }
+  })
+
+// One stream: subscribes the names nobody listened to yet and waits for
+// their confirmations; on exit, unsubscribes the names nobody listens to any
+// more.
+const subscribeWith = (
+  subs: Subscriptions,
+  getConnection: Effect.Effect<Connection.Connection>,
+  kind: Kind,
+  names: ReadonlyArray<string>,
+  gaps: boolean
+): Stream.Stream<Event, RedisError.RedisError> => {
+  if (names.length === 0) {
+    return Stream.fail(RedisError.invalidArgument(`${verbs[kind].sub} needs at least one name`, verbs[kind].sub))
+  }
+  return Stream.callback<Event, RedisError.RedisError>((queue) => {
+    const listener: Listener = { queue, gaps }
+    return Effect.acquireRelease(
+      Effect.gen(function*() {
+        const c = yield* getConnection
+        const { fresh, waits } = subs.add(kind, names, listener)
+        if (fresh.length > 0) {
+          // While disconnected this waits in the offline queue; onConnect
+          // resubscribes every live name anyway.
+          yield* c.sendNoReply([verbs[kind].sub, ...fresh])
+          yield* Effect.all(waits.map(Deferred.await), { discard: true })
+        }
+        return c
+      }),
+      (c) =>
+        Effect.suspend(() => {
+          const gone = subs.remove(kind, names, listener)
+          return gone.length === 0 || c.status() === "closed"
+            ? Effect.void
+            : Effect.ignore(c.sendNoReply([verbs[kind].unsub, ...gone]))
+        })
+    )
+  })
+}
+
 /**
  * A subscriber for one node. The connection opens with the first
  * subscription and lives as long as the scope.
@@ -124,112 +326,17 @@ export const make = (
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const transport = yield* Transport
-    // name -> listeners, per kind. A listener is the queue of one stream,
-    // and whether that stream wants gap events.
-    interface Listener {
-      readonly queue: Queue.Queue<Event, RedisError.RedisError | Cause.Done>
-      readonly gaps: boolean
-    }
-    const listeners: Record<Kind, Map<string, Set<Listener>>> = {
-      channel: new Map(),
-      pattern: new Map(),
-      shard: new Map()
-    }
-    // Confirmations awaited by streams that just subscribed.
-    const confirmations: Record<Kind, Map<string, Array<Deferred.Deferred<void>>>> = {
-      channel: new Map(),
-      pattern: new Map(),
-      shard: new Map()
-    }
-    let generation = 0
-
-    const deliver = (kind: Kind, name: string, message: Message) => {
-      const set = listeners[kind].get(name)
-      if (set === undefined) return
-      for (const listener of set) Queue.offerUnsafe(listener.queue, message)
-    }
-
-    const confirm = (kind: Kind, name: string) => {
-      const waiting = confirmations[kind].get(name)
-      if (waiting === undefined) return
-      confirmations[kind].delete(name)
-      for (const d of waiting) Deferred.doneUnsafe(d, Effect.void)
-    }
-
-    // RESP3 sends pushes; RESP2 sends plain arrays on a subscriber connection.
-    const onPush = (value: RespValue) => {
-      const items = value instanceof RespPush ? value.items : Array.isArray(value) ? value : undefined
-      if (items === undefined || items.length < 2) return
-      const type = str(items[0]).toLowerCase()
-      switch (type) {
-        case "message":
-          return deliver("channel", str(items[1]), {
-            kind: "channel",
-            channel: str(items[1]),
-            pattern: undefined,
-            payload: str(items[2])
-          })
-        case "smessage":
-          return deliver("shard", str(items[1]), {
-            kind: "shard",
-            channel: str(items[1]),
-            pattern: undefined,
-            payload: str(items[2])
-          })
-        case "pmessage":
-          return deliver("pattern", str(items[1]), {
-            kind: "pattern",
-            pattern: str(items[1]),
-            channel: str(items[2]),
-            payload: str(items[3])
-          })
-        case "subscribe":
-          return confirm("channel", str(items[1]))
-        case "psubscribe":
-          return confirm("pattern", str(items[1]))
-        case "ssubscribe":
-          return confirm("shard", str(items[1]))
-        case "unsubscribe":
-        case "punsubscribe":
-        case "sunsubscribe": {
-          // Our own UNSUBSCRIBEs are sent after the name left `listeners`; a
-          // name still listened to was dropped by the server.
-          const kind: Kind = type === "unsubscribe" ? "channel" : type === "punsubscribe" ? "pattern" : "shard"
-          const name = str(items[1])
-          if (listeners[kind].has(name)) hooks?.onServerUnsubscribe?.(kind, name)
-          return
-        }
-      }
-    }
-
-    const resubscribe = (connection: Connection.Connection) =>
-      Effect.gen(function*() {
-        generation++
-        for (const kind of ["channel", "pattern", "shard"] as const) {
-          const names = [...listeners[kind].keys()]
-          if (names.length === 0) continue
-          yield* connection.sendNoReply([verbs[kind].sub, ...names])
-          if (generation === 1) continue
-          // Not the first connect: tell the streams that asked for it.
-          const told = new Set<Listener>()
-          for (const name of names) {
-            for (const listener of listeners[kind].get(name) ?? []) {
-              if (!listener.gaps || told.has(listener)) continue
-              told.add(listener)
-              Queue.offerUnsafe(listener.queue, { kind: "gap", reason: "reconnect", subscription: kind, names: [...names] })
-            }
-          }
-        }
-      })
-
+    const subs = new Subscriptions(hooks)
     let connection: Connection.Connection | undefined
     const lock = yield* Semaphore.make(1)
+    // Opened by the first subscription, once (the permit makes concurrent
+    // first subscriptions share it), in this subscriber's scope.
     const getConnection: Effect.Effect<Connection.Connection> = Semaphore.withPermit(lock)(
       Effect.suspend(() => {
         if (connection !== undefined) return Effect.succeed(connection)
         return Connection.make({ ...options, setInfo: false }, {
-          onPush,
-          onConnect: resubscribe,
+          onPush: subs.onPush,
+          onConnect: (c) => resubscribe(subs, c),
           onDisconnect: () => hooks?.onDisconnect?.()
         }).pipe(
           Scope.provide(scope),
@@ -242,66 +349,11 @@ export const make = (
         )
       })
     )
-
-    const subscribeWith = (
-      kind: Kind,
-      names: ReadonlyArray<string>,
-      gaps: boolean
-    ): Stream.Stream<Event, RedisError.RedisError> => {
-      if (names.length === 0) {
-        return Stream.fail(RedisError.invalidArgument(`${verbs[kind].sub} needs at least one name`, verbs[kind].sub))
-      }
-      return Stream.callback<Event, RedisError.RedisError>((queue) => {
-        const listener: Listener = { queue, gaps }
-        return Effect.acquireRelease(
-          Effect.gen(function*() {
-            const c = yield* getConnection
-            const fresh: Array<string> = []
-            const waits: Array<Deferred.Deferred<void>> = []
-            for (const name of names) {
-              let set = listeners[kind].get(name)
-              if (set === undefined) {
-                set = new Set()
-                listeners[kind].set(name, set)
-                fresh.push(name)
-                const d = Deferred.makeUnsafe<void>()
-                const list = confirmations[kind].get(name) ?? []
-                list.push(d)
-                confirmations[kind].set(name, list)
-                waits.push(d)
-              }
-              set.add(listener)
-            }
-            if (fresh.length > 0) {
-              // While disconnected this waits in the offline queue; onConnect
-              // resubscribes every live name anyway.
-              yield* c.sendNoReply([verbs[kind].sub, ...fresh])
-              yield* Effect.all(waits.map(Deferred.await), { discard: true })
-            }
-            return c
-          }),
-          (c) =>
-            Effect.suspend(() => {
-              const gone: Array<string> = []
-              for (const name of names) {
-                const set = listeners[kind].get(name)
-                if (set === undefined) continue
-                set.delete(listener)
-                if (set.size === 0) {
-                  listeners[kind].delete(name)
-                  gone.push(name)
-                }
-              }
-              return gone.length === 0 || c.status() === "closed"
-                ? Effect.void
-                : Effect.ignore(c.sendNoReply([verbs[kind].unsub, ...gone]))
-            })
-        )
-      })
+    return {
+      subscribe: (kind, names) =>
+        subscribeWith(subs, getConnection, kind, names, false) as Stream.Stream<Message, RedisError.RedisError>,
+      subscribeEvents: (kind, names) => subscribeWith(subs, getConnection, kind, names, true),
+      generation: () => subs.generation,
+      status: () => connection?.status() ?? "closed"
     }
-    const subscribe = (kind: Kind, names: ReadonlyArray<string>) =>
-      subscribeWith(kind, names, false) as Stream.Stream<Message, RedisError.RedisError>
-    const subscribeEvents = (kind: Kind, names: ReadonlyArray<string>) => subscribeWith(kind, names, true)
-
-    return { subscribe, subscribeEvents, generation: () => generation, status: () => connection?.status() ?? "closed" }
   })

@@ -29,161 +29,205 @@ const openError = (kind: "Unknown" | "Timeout", cause: unknown) =>
 
 const closeError = (code: number) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
 
-/**
- * @param connect starts the dial (`net.createConnection` or `tls.connect`)
- * @param readyEvent the event that says the socket is usable
- * @param openTimeoutMs bounds the dial (TCP connect and, for TLS, the handshake)
- * @param highWaterMark unread bytes above which the socket is paused
- */
-export const make = (options: {
+/** How to dial, and the read side's bound. */
+export interface Options {
+  /** Starts the dial (`net.createConnection` or `tls.connect`). */
   readonly connect: () => Net.Socket | Tls.TLSSocket
+  /** The event that says the socket is usable. */
   readonly readyEvent: "connect" | "secureConnect"
+  /** Bounds the dial (TCP connect and, for TLS, the handshake). */
   readonly openTimeoutMs: number
+  /** Unread bytes above which the socket is paused. */
   readonly highWaterMark: number
-}): Socket.Socket => {
-  let conn: Net.Socket | undefined
+}
 
-  const reader: Socket.Socket["reader"] = Effect.gen(function*() {
-    // Unread chunks, their size, the parked pull and the terminal error.
-    let queue: Array<Uint8Array> = []
-    let queued = 0
-    let paused = false
-    let waiter: Resume | undefined
-    let error: Socket.SocketError | undefined
+// The dialled socket, shared by the reader (which dials) and the writer.
+interface Link {
+  conn: Net.Socket | undefined
+}
 
-    const deliver = () => {
-      const resume = waiter
-      if (resume === undefined) return
-      if (queue.length > 0) {
-        waiter = undefined
-        const chunks = queue as Chunks
-        queue = []
-        queued = 0
-        if (paused && error === undefined) {
-          paused = false
-          conn!.resume()
-        }
-        resume(Effect.succeed(chunks))
-      } else if (error !== undefined) {
-        waiter = undefined
-        resume(Effect.fail(error))
+/** A flowing-mode `Socket`: it dials when its reader is acquired. */
+export const make = (options: Options): Socket.Socket => {
+  const link: Link = { conn: undefined }
+  return Socket.make({ reader: reader(options, link), writer: writer(link) })
+}
+
+// -----------------------------------------------------------------------------
+// the read side
+// -----------------------------------------------------------------------------
+
+/**
+ * Unread chunks, their size, the parked pull and the terminal error of one
+ * socket; its arrow fields are the socket's listeners. The per-chunk path:
+ * `onData` queues the chunk and hands the queue to a parked pull at once.
+ */
+class Inbox {
+  private queue: Array<Uint8Array> = []
+  private queued = 0
+  private paused = false
+  private waiter: Resume | undefined = undefined
+  private error: Socket.SocketError | undefined = undefined
+  private readonly conn: Net.Socket
+  private readonly highWaterMark: number
+
+  constructor(conn: Net.Socket, highWaterMark: number) {
+    this.conn = conn
+    this.highWaterMark = highWaterMark
+  }
+
+  private deliver(): void {
+    const resume = this.waiter
+    if (resume === undefined) return
+    if (this.queue.length > 0) {
+      this.waiter = undefined
+      const chunks = this.queue as Chunks
+      this.queue = []
+      this.queued = 0
+      if (this.paused && this.error === undefined) {
+        this.paused = false
+        this.conn.resume()
       }
-    }
-    const onData = (chunk: Uint8Array) => {
-      queue.push(chunk)
-      queued += chunk.length
-      if (queued > options.highWaterMark && waiter === undefined && !paused) {
-        paused = true
-        conn!.pause()
-      }
-      deliver()
-    }
-    // End of stream: bytes already received are delivered before the error.
-    const onEnd = () => {
-      error ??= closeError(1000)
-      deliver()
-    }
-    const onError = (cause: Error) => {
-      error ??= new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
-      deliver()
-    }
-    const onClose = (hadError: boolean) => {
-      error ??= closeError(hadError ? 1006 : 1000)
-      deliver()
-    }
-
-    yield* Effect.acquireRelease(
-      Effect.callback<Net.Socket, Socket.SocketError>((resume) => {
-        const c = options.connect()
-        conn = c
-        let settled = false
-        const timer = setTimeout(() => {
-          if (settled) return
-          settled = true
-          c.destroy()
-          resume(Effect.fail(openError("Timeout", new Error("connection timed out"))))
-        }, options.openTimeoutMs)
-        const onOpenError = (cause: Error) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          resume(Effect.fail(openError("Unknown", cause)))
-        }
-        // Always listened to: an unhandled 'error' event would crash the process.
-        c.on("error", onOpenError)
-        c.once(options.readyEvent, () => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          c.off("error", onOpenError)
-          c.on("data", onData)
-          c.on("end", onEnd)
-          c.on("error", onError)
-          c.on("close", onClose)
-          resume(Effect.succeed(c))
-        })
-        return Effect.sync(() => {
-          settled = true
-          clearTimeout(timer)
-          c.destroy()
-        })
-      }),
-      (c) =>
-        Effect.sync(() => {
-          // Wake a pull parked in another fiber before the socket goes.
-          error ??= closeError(1006)
-          queue = []
-          deliver()
-          c.destroy()
-        })
-    )
-
-    const pull = Effect.callback<Chunks, Socket.SocketError>((resume) => {
-      waiter = resume
-      deliver()
-      if (waiter !== resume) return
-      return Effect.sync(() => {
-        if (waiter === resume) waiter = undefined
-      })
-    })
-    return { pull, upgrade: Socket.SocketUpgradeError.unsupported }
-  })
-
-  const awaitDrain = (c: Net.Socket) =>
-    Effect.callback<void, Socket.SocketError>((resume) => {
-      const cleanup = () => {
-        c.off("drain", onDrain)
-        c.off("close", onClose)
-      }
-      const onDrain = () => {
-        cleanup()
-        resume(Effect.void)
-      }
-      const onClose = () => {
-        cleanup()
-        resume(Effect.fail(
-          new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket closed") }) })
-        ))
-      }
-      c.on("drain", onDrain)
-      c.on("close", onClose)
-      return Effect.sync(cleanup)
-    })
-
-  const writeOne = (c: Net.Socket, chunk: Uint8Array | string): Effect.Effect<void, Socket.SocketError> => {
-    try {
-      return c.write(chunk) ? Effect.void : awaitDrain(c)
-    } catch (cause) {
-      return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) }))
+      resume(Effect.succeed(chunks))
+    } else if (this.error !== undefined) {
+      this.waiter = undefined
+      resume(Effect.fail(this.error))
     }
   }
-  const notOpen = Effect.fail(
-    new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket is not open") }) })
+
+  readonly onData = (chunk: Uint8Array): void => {
+    this.queue.push(chunk)
+    this.queued += chunk.length
+    if (this.queued > this.highWaterMark && this.waiter === undefined && !this.paused) {
+      this.paused = true
+      this.conn.pause()
+    }
+    this.deliver()
+  }
+
+  // End of stream: bytes already received are delivered before the error.
+  readonly onEnd = (): void => {
+    this.error ??= closeError(1000)
+    this.deliver()
+  }
+
+  readonly onError = (cause: Error): void => {
+    this.error ??= new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
+    this.deliver()
+  }
+
+  readonly onClose = (hadError: boolean): void => {
+    this.error ??= closeError(hadError ? 1006 : 1000)
+    this.deliver()
+  }
+
+  /** The reader's `pull`: the chunks queued so far, or parks until some arrive. */
+  readonly pull: Effect.Effect<Chunks, Socket.SocketError> = Effect.callback<Chunks, Socket.SocketError>((resume) => {
+    this.waiter = resume
+    this.deliver()
+    if (this.waiter !== resume) return
+    return Effect.sync(() => {
+      if (this.waiter === resume) this.waiter = undefined
+    })
+  })
+
+  /** The reader's release: wakes a pull parked in another fiber, then destroys the socket. */
+  close(): void {
+    this.error ??= closeError(1006)
+    this.queue = []
+    this.deliver()
+    this.conn.destroy()
+  }
+}
+
+/**
+ * Dials, bounded by `openTimeoutMs`; once the socket is ready its listeners
+ * feed a new `Inbox`. Interrupting the dial destroys the socket.
+ */
+const dial = (options: Options, link: Link): Effect.Effect<Inbox, Socket.SocketError> =>
+  Effect.callback<Inbox, Socket.SocketError>((resume) => {
+    const c = options.connect()
+    link.conn = c
+    let settled = false
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      c.destroy()
+      resume(Effect.fail(openError("Timeout", new Error("connection timed out"))))
+    }, options.openTimeoutMs)
+    const onOpenError = (cause: Error) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resume(Effect.fail(openError("Unknown", cause)))
+    }
+    // Always listened to: an unhandled 'error' event would crash the process.
+    c.on("error", onOpenError)
+    c.once(options.readyEvent, () => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      c.off("error", onOpenError)
+      const inbox = new Inbox(c, options.highWaterMark)
+      c.on("data", inbox.onData)
+      c.on("end", inbox.onEnd)
+      c.on("error", inbox.onError)
+      c.on("close", inbox.onClose)
+      resume(Effect.succeed(inbox))
+    })
+    return Effect.sync(() => {
+      settled = true
+      clearTimeout(timer)
+      c.destroy()
+    })
+  })
+
+const reader = (options: Options, link: Link): Socket.Socket["reader"] =>
+  Effect.map(
+    Effect.acquireRelease(dial(options, link), (inbox) => Effect.sync(() => inbox.close())),
+    (inbox) => ({ pull: inbox.pull, upgrade: Socket.SocketUpgradeError.unsupported })
   )
 
+// -----------------------------------------------------------------------------
+// the write side
+// -----------------------------------------------------------------------------
+
+const awaitDrain = (c: Net.Socket) =>
+  Effect.callback<void, Socket.SocketError>((resume) => {
+    const cleanup = () => {
+      c.off("drain", onDrain)
+      c.off("close", onClose)
+    }
+    const onDrain = () => {
+      cleanup()
+      resume(Effect.void)
+    }
+    const onClose = () => {
+      cleanup()
+      resume(Effect.fail(
+        new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket closed") }) })
+      ))
+    }
+    c.on("drain", onDrain)
+    c.on("close", onClose)
+    return Effect.sync(cleanup)
+  })
+
+const writeOne = (c: Net.Socket, chunk: Uint8Array | string): Effect.Effect<void, Socket.SocketError> => {
+  try {
+    return c.write(chunk) ? Effect.void : awaitDrain(c)
+  } catch (cause) {
+    return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) }))
+  }
+}
+
+const notOpen = Effect.fail(
+  new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket is not open") }) })
+)
+
+const writer = (link: Link): Socket.Socket["writer"] => {
   const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
     Effect.suspend(() => {
-      const c = conn
+      const c = link.conn
       if (c === undefined || c.destroyed) return notOpen
       if (Socket.isCloseEvent(chunk)) {
         c.destroy(chunk.code > 1000 ? new Error(`closed with code ${chunk.code}`) : undefined)
@@ -194,7 +238,7 @@ export const make = (options: {
 
   const writeAll = (chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, Socket.SocketError> =>
     Effect.suspend(() => {
-      const c = conn
+      const c = link.conn
       if (c === undefined || c.destroyed) return notOpen
       if (chunks.length === 1) return writeOne(c, chunks[0]!)
       let ok = true
@@ -209,13 +253,11 @@ export const make = (options: {
       return ok ? Effect.void : awaitDrain(c)
     })
 
-  const writer: Socket.Socket["writer"] = Effect.acquireRelease(
+  return Effect.acquireRelease(
     Effect.succeed<Socket.Writer>({ write, writeAll }),
     () =>
       Effect.sync(() => {
-        if (conn !== undefined && !conn.writableEnded) conn.end()
+        if (link.conn !== undefined && !link.conn.writableEnded) link.conn.end()
       })
   )
-
-  return Socket.make({ reader, writer })
 }
