@@ -1,5 +1,5 @@
 /**
- * The cluster client against a real 3x1 Redis Cluster (FAULTS.md section B):
+ * The cluster client against a real 3x1 Redis Cluster (docs/GUARANTEES.md, 4):
  * routing, redirects, replicas, fan-out, non-atomic multi-key, pipelines,
  * transactions, SCAN and pub/sub on one shared cluster; then live
  * resharding, CLUSTER FAILOVER and a killed primary under load, each on a

@@ -4,17 +4,20 @@
  * the read-from policy (writes always go to the primary).
  *
  * Pure functions over a topology snapshot; the only state is a round-robin
- * counter. Redirects and retries are handled by `Cluster`, which calls this
- * again with the patched or refreshed topology.
+ * counter, the read-from policy, the default node and measured round trips.
+ * Redirects and retries are handled by `ClusterExecutor`, which calls this
+ * again with the patched or refreshed topology. Also here: the two errors a
+ * route can end in (no node serves the slot, keys in different slots).
  *
  * @since 0.1.0
  */
+import * as Address from "../Address.ts"
 import type { Command } from "../Command.ts"
 import { Flags } from "../Command.ts"
+import * as RedisError from "../RedisError.ts"
 import * as ClusterSlot from "./ClusterSlot.ts"
 import type * as ClusterTopology from "./ClusterTopology.ts"
 import type { NodeInfo, Shard } from "./ClusterView.ts"
-import { address } from "./ClusterView.ts"
 
 /**
  * Where reads go. Writes always go to the shard's primary.
@@ -56,6 +59,28 @@ export const slotOf = (command: Command<unknown>): number => {
   if (keys.length === 1) return ClusterSlot.keyslot(keys[0])
   return ClusterSlot.slotOfKeys(keys)
 }
+
+/**
+ * No node serves `slot` (`-1`: no node at all): `ClusterDown`, not sent.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const uncovered = (slot: number): RedisError.RedisError =>
+  RedisError.make(new RedisError.ClusterDown({ message: `no node serves slot ${slot}` }), "NotSent")
+
+/**
+ * The keys of `command` hash to different slots: `CrossSlot`, not sent.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const crossSlot = (command: Command<unknown>): RedisError.RedisError =>
+  RedisError.make(
+    new RedisError.CrossSlot({ message: `the keys of ${command.name} hash to different slots` }),
+    "NotSent",
+    command.name
+  )
 
 /**
  * Whether the read-from policy may send a read to a replica at all.
@@ -109,9 +134,9 @@ export const make = (initial: ReadFrom) => {
       }
       case "lowestLatency": {
         let best = shard.primary
-        let bestRtt = latencies.get(address(shard.primary)) ?? Infinity
+        let bestRtt = latencies.get(Address.format(shard.primary)) ?? Infinity
         for (const replica of healthy(shard.replicas)) {
-          const rtt = latencies.get(address(replica)) ?? Infinity
+          const rtt = latencies.get(Address.format(replica)) ?? Infinity
           if (rtt < bestRtt) {
             best = replica
             bestRtt = rtt

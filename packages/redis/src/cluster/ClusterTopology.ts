@@ -8,21 +8,33 @@
  * rate-limited; each asks several nodes (`CLUSTER SHARDS`, falling back to
  * `CLUSTER SLOTS`) and a pure consensus function picks the view most of them
  * report. Startup nodes are shuffled with the last failing node tried last,
- * so many clients do not stampede one node.
+ * so many clients do not stampede one node. Every finished refresh is
+ * published on `refreshes` with its trigger and the snapshots before and
+ * after it (the cluster's topology events are derived from these).
  *
  * A `MOVED` reply patches one slot at once (`patchSlot`) until the next
- * refresh replaces the table. This module does not send user commands and
- * does not decide where a read goes: that is the router's job.
+ * refresh replaces the table. Background refreshes (`requestRefresh`, the
+ * periodic schedule) run on fibers of the scope `make` runs in.
+ *
+ * This module does not send user commands and does not decide where a read
+ * goes: that is the router's job. It does not know how a node is asked
+ * either: `query` is a function field.
  *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Latch from "effect/Latch"
+import * as PubSub from "effect/PubSub"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import * as Deferred from "effect/Deferred"
+import * as Address_ from "../Address.ts"
 import * as RedisError from "../RedisError.ts"
+import { SLOTS } from "./ClusterSlot.ts"
 import * as View from "./ClusterView.ts"
 
 /**
@@ -60,12 +72,25 @@ export interface Snapshot {
 }
 
 /**
+ * A node's address: the one `Address` of the client, named here too.
+ *
  * @category models
  * @since 0.1.0
  */
-export interface Address {
-  readonly host: string
-  readonly port: number
+export type Address = Address_.Address
+
+/**
+ * A finished refresh: what asked for it, whether the view changed, and the
+ * snapshots on either side.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Refresh {
+  readonly trigger: Trigger
+  readonly changed: boolean
+  readonly before: Snapshot
+  readonly after: Snapshot
 }
 
 /**
@@ -79,8 +104,10 @@ export interface Topology {
   readonly changes: Stream.Stream<Snapshot>
   /** Refreshes now (single-flight; at most once per `minRefreshInterval`). */
   readonly refresh: (trigger: Trigger) => Effect.Effect<Snapshot, RedisError.RedisError>
-  /** Asks for a refresh without waiting for it. */
+  /** Asks for a refresh without waiting for it (a no-op while one runs or is asked for). */
   readonly requestRefresh: (trigger: Trigger) => void
+  /** Every finished refresh, from the moment of subscription. */
+  readonly refreshes: Stream.Stream<Refresh>
   /** A MOVED reply: `slot` is now served by `address`, until the next refresh. */
   readonly patchSlot: (slot: number, address: Address) => void
   /** The patched owner of a slot, if a MOVED patched it since the last refresh. */
@@ -105,8 +132,8 @@ export interface TopologyOptions {
   readonly minRefreshInterval?: number | undefined
   /** How many nodes a refresh asks at once (default 3). */
   readonly sampleSize?: number | undefined
-  /** Runs on the fiber that schedules background refreshes. */
-  readonly runFork: (effect: Effect.Effect<unknown>) => void
+  /** Also refresh by this schedule, in the background; off by default. */
+  readonly periodicRefresh?: Schedule.Schedule<unknown> | undefined
 }
 
 const shuffle = <A>(items: ReadonlyArray<A>): Array<A> => {
@@ -121,87 +148,90 @@ const shuffle = <A>(items: ReadonlyArray<A>): Array<A> => {
 }
 
 const describeFailure = (address: Address, error: RedisError.RedisError) =>
-  `${View.address(address)}: ${error.reason._tag} (${(error.reason as { readonly message?: string }).message ?? ""})`
+  `${Address_.format(address)}: ${error.reason._tag} (${(error.reason as { readonly message?: string }).message ?? ""})`
+
+// How views are read: the candidates in order, the rounds of `sampleSize`
+// queries, the consensus of a round. Remembers the last node that failed.
+const reader = (options: TopologyOptions) => {
+  const requireFull = options.requireFullCoverage ?? true
+  const dynamic = options.dynamicStartupNodes ?? true
+  const sampleSize = Math.max(1, options.sampleSize ?? 3)
+  let lastFailing: string | undefined
+
+  // Candidates: startup nodes (and, when dynamic, every node of the current
+  // view), shuffled, the last node that failed us at the end.
+  const candidates = (snapshot: Snapshot | undefined): Array<Address> => {
+    const seen = new Map<string, Address>()
+    if (snapshot !== undefined && dynamic) {
+      for (const node of View.nodes(snapshot.view)) {
+        if (node.health !== "failed") seen.set(Address_.format(node), node)
+      }
+    }
+    for (const a of options.startupNodes) seen.set(Address_.format(a), a)
+    const list = shuffle([...seen.values()])
+    if (lastFailing !== undefined) {
+      const i = list.findIndex((a) => Address_.format(a) === lastFailing)
+      if (i >= 0) list.push(...list.splice(i, 1))
+    }
+    return list
+  }
+
+  const acceptable = (view: View.View): string | undefined => {
+    const covered = View.coverage(view)
+    if (covered === 0) return "the node serves no slots"
+    if (requireFull && covered < SLOTS) return `only ${covered} of ${SLOTS} slots are covered`
+    return undefined
+  }
+
+  // Asks nodes in rounds of `sampleSize` until at least one acceptable view
+  // comes back; returns the consensus of the views of that round.
+  return (snapshot: Snapshot | undefined): Effect.Effect<View.View, RedisError.RedisError> =>
+    Effect.gen(function*() {
+      const list = candidates(snapshot)
+      const failures: Array<string> = []
+      for (let i = 0; i < list.length; i += sampleSize) {
+        const round = list.slice(i, i + sampleSize)
+        const exits = yield* Effect.forEach(round, (a) => Effect.exit(options.query(a)), { concurrency: "unbounded" })
+        const views: Array<View.View> = []
+        exits.forEach((exit, j) => {
+          if (Exit.isSuccess(exit)) {
+            const why = acceptable(exit.value)
+            if (why === undefined) views.push(exit.value)
+            else failures.push(`${Address_.format(round[j])}: ${why}`)
+          } else {
+            lastFailing = Address_.format(round[j])
+            const error = RedisError.failureOf(exit)
+            failures.push(
+              error !== undefined ? describeFailure(round[j], error) : `${Address_.format(round[j])}: interrupted or died`
+            )
+          }
+        })
+        const chosen = View.consensus(views)
+        if (chosen !== undefined) return chosen
+      }
+      return yield* Effect.fail(RedisError.make(
+        new RedisError.ConnectionError({
+          message: `no cluster node gave a usable topology; tried ${failures.join("; ")}`
+        }),
+        "NotSent"
+      ))
+    })
+}
 
 /**
  * Reads the first topology (trying every startup node until one answers) and
  * returns the topology service. Fails with `ConnectionError` naming every node
- * tried and why when none answers.
+ * tried and why when none answers. Background refreshes run in the scope.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: TopologyOptions): Effect.Effect<Topology, RedisError.RedisError> =>
+export const make = (options: TopologyOptions): Effect.Effect<Topology, RedisError.RedisError, Scope.Scope> =>
   Effect.gen(function*() {
-    const requireFull = options.requireFullCoverage ?? true
-    const dynamic = options.dynamicStartupNodes ?? true
+    const scope = yield* Effect.scope
     const minInterval = options.minRefreshInterval ?? 100
-    const sampleSize = Math.max(1, options.sampleSize ?? 3)
-    let lastFailing: string | undefined
+    const fetch = reader(options)
     let patches = new Map<number, Address>()
-
-    // Candidates: startup nodes (and, when dynamic, every node of the
-    // current view), shuffled, the last node that failed us at the end.
-    const candidates = (snapshot: Snapshot | undefined): Array<Address> => {
-      const seen = new Map<string, Address>()
-      if (snapshot !== undefined && dynamic) {
-        for (const shard of snapshot.view.shards) {
-          for (const node of [shard.primary, ...shard.replicas]) {
-            if (node.health !== "failed") seen.set(View.address(node), node)
-          }
-        }
-      }
-      for (const a of options.startupNodes) seen.set(View.address(a), a)
-      const list = shuffle([...seen.values()])
-      if (lastFailing !== undefined) {
-        const i = list.findIndex((a) => View.address(a) === lastFailing)
-        if (i >= 0) list.push(...list.splice(i, 1))
-      }
-      return list
-    }
-
-    const acceptable = (view: View.View): string | undefined => {
-      const covered = View.coverage(view)
-      if (covered === 0) return "the node serves no slots"
-      if (requireFull && covered < 16384) return `only ${covered} of 16384 slots are covered`
-      return undefined
-    }
-
-    // Asks nodes in rounds of `sampleSize` until at least one acceptable view
-    // comes back; returns the consensus of the views of that round.
-    const fetch = (snapshot: Snapshot | undefined): Effect.Effect<View.View, RedisError.RedisError> =>
-      Effect.gen(function*() {
-        const list = candidates(snapshot)
-        const failures: Array<string> = []
-        for (let i = 0; i < list.length; i += sampleSize) {
-          const round = list.slice(i, i + sampleSize)
-          const exits = yield* Effect.forEach(round, (a) => Effect.exit(options.query(a)), { concurrency: "unbounded" })
-          const views: Array<View.View> = []
-          exits.forEach((exit, j) => {
-            if (Exit.isSuccess(exit)) {
-              const why = acceptable(exit.value)
-              if (why === undefined) views.push(exit.value)
-              else failures.push(`${View.address(round[j])}: ${why}`)
-            } else {
-              lastFailing = View.address(round[j])
-              const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-              failures.push(
-                error !== undefined && error._tag === "Fail"
-                  ? describeFailure(round[j], error.error)
-                  : `${View.address(round[j])}: interrupted or died`
-              )
-            }
-          })
-          const chosen = View.consensus(views)
-          if (chosen !== undefined) return chosen
-        }
-        return yield* Effect.fail(RedisError.make(
-          new RedisError.ConnectionError({
-            message: `no cluster node gave a usable topology; tried ${failures.join("; ")}`
-          }),
-          "NotSent"
-        ))
-      })
 
     const first = yield* fetch(undefined)
     const initial: Snapshot = {
@@ -213,6 +243,8 @@ export const make = (options: TopologyOptions): Effect.Effect<Topology, RedisErr
     }
     let current = initial
     const ref = yield* SubscriptionRef.make(initial)
+    // Publishing with no subscriber drops the value: nothing accumulates.
+    const refreshes = yield* PubSub.unbounded<Refresh>()
 
     let inFlight: Deferred.Deferred<Snapshot, RedisError.RedisError> | undefined
 
@@ -220,17 +252,19 @@ export const make = (options: TopologyOptions): Effect.Effect<Topology, RedisErr
     // the TestClock.
     const install = (view: View.View, trigger: Trigger): Effect.Effect<Snapshot> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const changed = View.signature(view) !== View.signature(current.view)
+        const before = current
+        const changed = View.signature(view) !== View.signature(before.view)
         const next: Snapshot = {
-          epoch: changed ? current.epoch + 1 : current.epoch,
+          epoch: changed ? before.epoch + 1 : before.epoch,
           view,
-          table: changed ? View.slotTable(view) : current.table,
+          table: changed ? View.slotTable(view) : before.table,
           trigger,
           refreshedAt: now
         }
         current = next
         // A fresh table supersedes every MOVED patch.
         if (patches.size > 0) patches = new Map()
+        PubSub.publishUnsafe(refreshes, { trigger, changed, before, after: next })
         return changed ? Effect.as(SubscriptionRef.set(ref, next), next) : Effect.succeed(next)
       })
 
@@ -252,16 +286,46 @@ export const make = (options: TopologyOptions): Effect.Effect<Topology, RedisErr
             })
           )
         )
-        return Effect.andThen(Effect.forkDetach(run), Deferred.await(deferred))
+        // The refresh runs on a fiber of the topology's scope: a caller
+        // that is interrupted leaves it running for the other waiters.
+        return Effect.andThen(Effect.forkIn(run, scope), Deferred.await(deferred))
       })
+
+    // `requestRefresh` is called from plain code (a redirect handler on the
+    // hot path), so it only records the trigger and opens a latch; one
+    // fiber of the scope waits on the latch and runs the refresh. A burst of
+    // requests is one refresh, with the first request's trigger.
+    let requested: Trigger | undefined
+    const wake = yield* Latch.make(false)
+    yield* Effect.forkIn(
+      Effect.forever(Effect.andThen(
+        wake.await,
+        Effect.suspend(() => {
+          wake.closeUnsafe()
+          const trigger = requested ?? "manual"
+          requested = undefined
+          return Effect.ignore(refresh(trigger))
+        })
+      )),
+      scope
+    )
+    if (options.periodicRefresh !== undefined) {
+      yield* Effect.forkIn(
+        Effect.repeat(Effect.ignore(Effect.suspend(() => refresh("periodic"))), options.periodicRefresh),
+        scope
+      )
+    }
 
     return {
       current: () => current,
       changes: SubscriptionRef.changes(ref),
       refresh,
       requestRefresh: (trigger) => {
-        if (inFlight === undefined) options.runFork(Effect.ignore(refresh(trigger)))
+        if (inFlight !== undefined || requested !== undefined) return
+        requested = trigger
+        wake.openUnsafe()
       },
+      refreshes: Stream.fromPubSub(refreshes),
       patchSlot: (slot, address) => {
         patches.set(slot, address)
       },

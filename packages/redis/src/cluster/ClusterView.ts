@@ -1,16 +1,23 @@
 /**
  * Cluster topology as plain data: parsing `CLUSTER SHARDS` and `CLUSTER
  * SLOTS` replies into a `View`, comparing views, choosing between the views
- * several nodes report, and turning a view into a slot → shard table.
+ * several nodes report, and turning a view into a slot → shard table. Also
+ * the parser of `CLUSTER NODES` text, for what only that reply shows (the
+ * slots a node is migrating or importing).
+ *
+ * The types here are public: `Cluster.nodes`, `primaries`, `nodeFor` and a
+ * `ReadFrom` function see `NodeInfo` and `Shard`.
  *
  * Every function is pure: a reply in, data out. Nothing here sends a
  * command, keeps state or knows when to refresh; that is `ClusterTopology`'s
  * job. Malformed replies throw `Command.UnexpectedReply`, like any decoder.
  *
- * @internal
+ * @since 0.1.0
  */
+import * as Address from "../Address.ts"
 import { Reply, UnexpectedReply } from "../Command.ts"
 import type { RespValue } from "../Resp.ts"
+import { SLOTS } from "./ClusterSlot.ts"
 
 // -----------------------------------------------------------------------------
 // model
@@ -25,7 +32,8 @@ import type { RespValue } from "../Resp.ts"
  * does not report health and lists only non-failed nodes, so its nodes are
  * all `online`.
  *
- * @internal
+ * @category models
+ * @since 0.1.0
  */
 export interface NodeInfo {
   readonly id: string
@@ -40,7 +48,8 @@ export interface NodeInfo {
  * inclusive `[start, end]` pairs, sorted and with adjacent ranges merged, so
  * that the same ownership always reads the same.
  *
- * @internal
+ * @category models
+ * @since 0.1.0
  */
 export interface Shard {
   readonly ranges: ReadonlyArray<readonly [number, number]>
@@ -54,7 +63,8 @@ export interface Shard {
  * nothing can be routed to them, and `CLUSTER SLOTS` never lists them, so
  * leaving them out keeps views from both commands comparable.
  *
- * @internal
+ * @category models
+ * @since 0.1.0
  */
 export interface View {
   readonly shards: ReadonlyArray<Shard>
@@ -64,14 +74,13 @@ export interface View {
  * `owner[slot]` is the index in `shards` of the shard serving `slot`, or -1
  * when no shard serves it.
  *
- * @internal
+ * @category models
+ * @since 0.1.0
  */
 export interface SlotTable {
   readonly owner: Int16Array
   readonly shards: ReadonlyArray<Shard>
 }
-
-const SLOTS = 16384
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -230,7 +239,8 @@ const parseShardNode = (value: RespValue, origin: { readonly host: string }): No
  * - Health `fail`/`failed` → `failed`; an unknown health also counts as
  *   `failed`.
  *
- * @internal
+ * @category parsing
+ * @since 0.1.0
  */
 export const parseClusterShards = (reply: RespValue, origin: { host: string; port: number }): View => {
   const items = Reply.items(reply)
@@ -299,7 +309,8 @@ const parseSlotsNode = (
  * - A null, empty or `?` host means `origin.host`, with the node's own port.
  * - Every node is `online`: this command does not list failed replicas.
  *
- * @internal
+ * @category parsing
+ * @since 0.1.0
  */
 export const parseClusterSlots = (reply: RespValue, origin: { host: string; port: number }): View => {
   const items = Reply.items(reply)
@@ -346,12 +357,13 @@ export const parseClusterSlots = (reply: RespValue, origin: { host: string; port
 
 /**
  * `host:port`, with the host in brackets when it is an IPv6 address
- * (`[::1]:6379`). This is the key under which a node's connection is kept.
+ * (`[::1]:6379`): `Address.format`. This is the key under which a node's
+ * connection is kept.
  *
- * @internal
+ * @category formatting
+ * @since 0.1.0
  */
-export const address = (node: { host: string; port: number }): string =>
-  node.host.includes(":") && !node.host.startsWith("[") ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`
+export const address: (node: Address.Address) => string = Address.format
 
 const nodeText = (node: NodeInfo): string => `${node.id}@${address(node)}/${node.health}`
 
@@ -366,7 +378,8 @@ const nodeText = (node: NodeInfo): string => `${node.id}@${address(node)}/${node
  *   changes the signature even though no slot moved: a reader from replicas
  *   must learn about it too.
  *
- * @internal
+ * @category comparing
+ * @since 0.1.0
  */
 export const signature = (view: View): string => {
   const lines = view.shards.map((shard) => {
@@ -386,7 +399,8 @@ export const signature = (view: View): string => {
 /**
  * The number of distinct slots the view assigns to some shard.
  *
- * @internal
+ * @category comparing
+ * @since 0.1.0
  */
 export const coverage = (view: View): number => {
   const seen = new Uint8Array(SLOTS)
@@ -416,7 +430,8 @@ export const coverage = (view: View): number => {
  * - The view returned is the first of the winning group, as it was passed.
  * - `undefined` for an empty list.
  *
- * @internal
+ * @category comparing
+ * @since 0.1.0
  */
 export const consensus = (views: ReadonlyArray<View>): View | undefined => {
   const groups = new Map<string, { view: View; count: number; coverage: number; first: number }>()
@@ -448,7 +463,8 @@ export const consensus = (views: ReadonlyArray<View>): View | undefined => {
  * that two shards claim (only in a malformed, hand-built view) goes to the
  * later one.
  *
- * @internal
+ * @category tables
+ * @since 0.1.0
  */
 export const slotTable = (view: View): SlotTable => {
   const owner = new Int16Array(SLOTS).fill(-1)
@@ -457,4 +473,153 @@ export const slotTable = (view: View): SlotTable => {
     for (const [start, end] of shards[i].ranges) owner.fill(i, start, end + 1)
   }
   return { owner, shards }
+}
+
+/**
+ * Every node of the view: each shard's primary, then its replicas, shard by
+ * shard.
+ *
+ * @category tables
+ * @since 0.1.0
+ */
+export const nodes = (view: View): Array<NodeInfo> => view.shards.flatMap((s) => [s.primary, ...s.replicas])
+
+/**
+ * The view with every node's address passed through `f` (NAT, port
+ * forwarding: the addresses a cluster announces are not always the ones a
+ * client can dial). Nodes whose address `f` keeps are kept as they are.
+ *
+ * @category tables
+ * @since 0.1.0
+ */
+export const mapAddresses = (view: View, f: (address: Address.Address) => Address.Address): View => {
+  const node = (n: NodeInfo): NodeInfo => {
+    const m = f(n)
+    return m.host === n.host && m.port === n.port ? n : { ...n, host: m.host, port: m.port }
+  }
+  return { shards: view.shards.map((s) => ({ ...s, primary: node(s.primary), replicas: s.replicas.map(node) })) }
+}
+
+// -----------------------------------------------------------------------------
+// CLUSTER NODES
+// -----------------------------------------------------------------------------
+
+/**
+ * One line of `CLUSTER NODES`: one node as the answering node sees it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface NodeEntry {
+  readonly id: string
+  /** "" while the node has not learnt its own address (alone, before any MEET). */
+  readonly host: string
+  readonly port: number
+  readonly busPort: number
+  readonly hostname: string | undefined
+  /** `myself`, `master`, `slave`, `fail?`, `fail`, `handshake`, `noaddr`, `nofailover`, ... */
+  readonly flags: ReadonlyArray<string>
+  readonly myself: boolean
+  /** `unknown` for a node in handshake, whose role nobody knows yet. */
+  readonly role: "primary" | "replica" | "unknown"
+  /** The primary's id for a replica. */
+  readonly primaryId: string | undefined
+  readonly configEpoch: number
+  readonly linkState: string
+  /** Owned slot ranges, inclusive, in the order the node printed them. */
+  readonly slots: ReadonlyArray<readonly [number, number]>
+  /** Slots this node migrates away (only a node's own line shows them). */
+  readonly migrating: ReadonlyArray<{ readonly slot: number; readonly to: string }>
+  /** Slots this node imports (only a node's own line shows them). */
+  readonly importing: ReadonlyArray<{ readonly slot: number; readonly from: string }>
+}
+
+const badLine = (why: string, line: string): never => {
+  throw new UnexpectedReply(`CLUSTER NODES: ${why}: ${JSON.stringify(line.slice(0, 120))}`)
+}
+
+const slotText = (text: string, line: string): number => {
+  const n = Number(text)
+  return Number.isInteger(n) && n >= 0 && n < SLOTS ? n : badLine(`slot ${text} out of range`, line)
+}
+
+const OPEN_SLOT = /^\[(\d+)-([<>])-([0-9a-fA-F]+)\]$/
+
+/**
+ * Parses a `CLUSTER NODES` reply. Slot ranges are inclusive; the bracketed
+ * `[slot->-id]` / `[slot-<-id]` fields go to `migrating` / `importing`.
+ *
+ * **Details**
+ *
+ * - The address is `ip:port@cport[,hostname]`; the ip may be IPv6, so the
+ *   port is what follows the last colon before the `@`.
+ * - Blank lines are skipped; a line with fewer than 8 fields, a bad port or
+ *   a slot out of range throws `UnexpectedReply`.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const parseClusterNodes = (text: string): Array<NodeEntry> => {
+  const out: Array<NodeEntry> = []
+  for (const raw of text.split("\n")) {
+    const line = raw.trim()
+    if (line.length === 0) continue
+    const fields = line.split(" ")
+    if (fields.length < 8) badLine("fewer than 8 fields", line)
+    const [id, addressText, flagText, primary, , , epoch, linkState] = fields as [
+      string, string, string, string, string, string, string, string
+    ]
+    const comma = addressText.indexOf(",")
+    const hostPort = comma < 0 ? addressText : addressText.slice(0, comma)
+    const at = hostPort.lastIndexOf("@")
+    const colon = hostPort.lastIndexOf(":", at < 0 ? undefined : at)
+    if (colon < 0) badLine("no port in the address", line)
+    let host = hostPort.slice(0, colon)
+    if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1)
+    const port = Number(hostPort.slice(colon + 1, at < 0 ? undefined : at))
+    const busPort = at < 0 ? 0 : Number(hostPort.slice(at + 1))
+    if (!Number.isInteger(port) || !Number.isInteger(busPort)) badLine("bad port", line)
+    const flags = flagText.split(",")
+    const slots: Array<readonly [number, number]> = []
+    const migrating: Array<{ slot: number; to: string }> = []
+    const importing: Array<{ slot: number; from: string }> = []
+    for (let i = 8; i < fields.length; i++) {
+      const field = fields[i]
+      if (field.startsWith("[")) {
+        const open = OPEN_SLOT.exec(field)
+        if (open === null) return badLine(`bad open-slot field ${field}`, line)
+        const slot = slotText(open[1], line)
+        if (open[2] === ">") migrating.push({ slot, to: open[3] })
+        else importing.push({ slot, from: open[3] })
+        continue
+      }
+      const dash = field.indexOf("-")
+      if (dash < 0) {
+        const s = slotText(field, line)
+        slots.push([s, s])
+      } else {
+        const a = slotText(field.slice(0, dash), line)
+        const b = slotText(field.slice(dash + 1), line)
+        if (b < a) badLine(`bad slot range ${field}`, line)
+        slots.push([a, b])
+      }
+    }
+    out.push({
+      id,
+      host,
+      port,
+      busPort,
+      hostname: comma < 0 || addressText.length === comma + 1 ? undefined : addressText.slice(comma + 1),
+      flags,
+      myself: flags.includes("myself"),
+      role: flags.includes("master") ? "primary" : flags.includes("slave") ? "replica" : "unknown",
+      primaryId: primary === "-" ? undefined : primary,
+      configEpoch: Number(epoch),
+      linkState,
+      slots,
+      migrating,
+      importing
+    })
+  }
+  return out
 }

@@ -2,15 +2,17 @@
  * `ClusterTopology` driven by a fake `query` (a function field that records
  * who was asked and answers scripted views or failures) under the
  * `TestClock`: startup, coverage, consensus, single-flight, the rate limit,
- * epochs, the `changes` stream, MOVED patches and the last-failing-node rule.
+ * epochs, the `changes` and `refreshes` streams, MOVED patches and the
+ * last-failing-node rule.
  *
- * `runFork` forks with the test's own services (`Effect.runForkWith`), so a
- * background refresh sleeps on the TestClock like the rest of the test.
+ * Background refreshes run on fibers of the test's scope, so they sleep on
+ * the TestClock like the rest of the test.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as ClusterTopology from "../../src/cluster/ClusterTopology.ts"
@@ -71,22 +73,14 @@ const fakeQuery = (script: Script) => {
 const answering = (view: () => View, down: ReadonlyArray<number> = []): Script => (a) =>
   down.includes(a.port) ? Effect.fail(refused(a.port)) : Effect.sync(view)
 
-/**
- * `runFork` with the test's services (TestClock included); counts how often
- * it was called.
- */
-const forker = Effect.gen(function*() {
-  const context = yield* Effect.context<never>()
-  const run = Effect.runForkWith(context)
-  const state = {
-    forks: 0,
-    runFork: (effect: Effect.Effect<unknown>) => {
-      state.forks++
-      run(effect)
-    }
-  }
-  return state
-})
+/** Collects every finished refresh, from now on, into the returned array. */
+const recordRefreshes = (topology: ClusterTopology.Topology) =>
+  Effect.gen(function*() {
+    const seen: Array<ClusterTopology.Refresh> = []
+    yield* Effect.forkChild(Stream.runForEach(topology.refreshes, (r) => Effect.sync(() => seen.push(r))))
+    yield* settle
+    return seen
+  })
 
 /** Lets forked fibers run up to their next suspension. */
 const settle = Effect.gen(function*() {
@@ -96,19 +90,17 @@ const settle = Effect.gen(function*() {
 const makeTopology = (
   startup: ReadonlyArray<number>,
   script: Script,
-  options: Partial<Omit<ClusterTopology.TopologyOptions, "startupNodes" | "query" | "runFork">> = {}
+  options: Partial<Omit<ClusterTopology.TopologyOptions, "startupNodes" | "query">> = {}
 ) =>
   Effect.gen(function*() {
     const fake = fakeQuery(script)
-    const fork = yield* forker
     const topology = yield* ClusterTopology.make({
       startupNodes: startup.map(at),
       query: fake.query,
-      runFork: fork.runFork,
       dynamicStartupNodes: false,
       ...options
     })
-    return { topology, fake, fork }
+    return { topology, fake }
   })
 
 /** A refresh past the rate limit: forks it, advances the clock, joins it. */
@@ -145,11 +137,9 @@ describe("ClusterTopology startup", () => {
   it.effect("fails with ConnectionError/NotSent naming every node tried and why when none answers", () =>
     Effect.gen(function*() {
       const fake = fakeQuery(answering(() => whole(7001), [7001, 7002, 7003]))
-      const fork = yield* forker
       const error = yield* Effect.flip(ClusterTopology.make({
         startupNodes: [at(7001), at(7002), at(7003)],
         query: fake.query,
-        runFork: fork.runFork,
         sampleSize: 2
       }))
       assert.strictEqual(error.reason._tag, "ConnectionError")
@@ -176,11 +166,9 @@ describe("ClusterTopology startup", () => {
     Effect.gen(function*() {
       const partial: View = { shards: [shard([[0, 8000]], node(7001))] }
       const fake = fakeQuery(answering(() => partial))
-      const fork = yield* forker
       const error = yield* Effect.flip(ClusterTopology.make({
         startupNodes: [at(7001)],
-        query: fake.query,
-        runFork: fork.runFork
+        query: fake.query
       }))
       assert.strictEqual(error.reason._tag, "ConnectionError")
       assert.include((error.reason as RedisError.ConnectionError).message, "127.0.0.1:7001: only 8001 of 16384 slots are covered")
@@ -199,11 +187,9 @@ describe("ClusterTopology startup", () => {
   it.effect("refuses a view that serves no slots even when requireFullCoverage is false", () =>
     Effect.gen(function*() {
       const fake = fakeQuery(answering(() => ({ shards: [] })))
-      const fork = yield* forker
       const error = yield* Effect.flip(ClusterTopology.make({
         startupNodes: [at(7001)],
         query: fake.query,
-        runFork: fork.runFork,
         requireFullCoverage: false
       }))
       assert.include((error.reason as RedisError.ConnectionError).message, "the node serves no slots")
@@ -334,13 +320,15 @@ describe("ClusterTopology refresh", () => {
       assert.strictEqual(snapshot.refreshedAt, 5_000)
     }))
 
-  it.effect("requestRefresh while a refresh is in flight forks nothing and queries nothing extra", () =>
+  it.effect("requestRefresh while a refresh is in flight starts nothing and queries nothing extra", () =>
     Effect.gen(function*() {
-      const { fake, fork, topology } = yield* makeTopology([7001], answering(() => whole(7001)), { minRefreshInterval: 100 })
+      const { fake, topology } = yield* makeTopology([7001], answering(() => whole(7001)), { minRefreshInterval: 100 })
+      const done = yield* recordRefreshes(topology)
       const inFlight = yield* Effect.forkChild(topology.refresh("manual"))
       yield* settle
       for (let i = 0; i < 5; i++) topology.requestRefresh("moved")
-      assert.strictEqual(fork.forks, 0)
+      yield* settle
+      assert.deepStrictEqual(done, [], "nothing ran beside the refresh in flight")
       yield* TestClock.adjust(100)
       yield* Fiber.join(inFlight)
       yield* settle
@@ -349,21 +337,57 @@ describe("ClusterTopology refresh", () => {
       yield* TestClock.adjust(1_000)
       yield* settle
       assert.strictEqual(fake.calls.length, 2)
+      assert.deepStrictEqual(done.map((r) => r.trigger), ["manual"], "the only refresh was the one in flight")
     }))
 
   it.effect("requestRefresh when idle refreshes in the background, after the interval, once for a burst", () =>
     Effect.gen(function*() {
-      const { fake, fork, topology } = yield* makeTopology([7001], answering(() => whole(7001)), { minRefreshInterval: 100 })
+      const { fake, topology } = yield* makeTopology([7001], answering(() => whole(7001)), { minRefreshInterval: 100 })
+      const done = yield* recordRefreshes(topology)
       fake.set(answering(() => split(7001, 7002)))
       for (let i = 0; i < 5; i++) topology.requestRefresh("moved")
       yield* settle
-      assert.isAtLeast(fork.forks, 1)
+      // A background refresh is in flight: a caller that asks now joins it.
+      const joined = yield* Effect.forkChild(topology.refresh("manual"))
+      yield* settle
       assert.strictEqual(fake.calls.length, 1)
       yield* TestClock.adjust(100)
       yield* settle
       assert.strictEqual(fake.calls.length, 2, "a burst of requests is one refresh")
       assert.strictEqual(topology.current().epoch, 2)
       assert.strictEqual(topology.current().trigger, "moved")
+      assert.strictEqual((yield* Fiber.join(joined)).trigger, "moved", "the background refresh was started by the requests")
+      assert.deepStrictEqual(done.map((r) => [r.trigger, r.changed]), [["moved", true]])
+    }))
+
+  it.effect("refreshes reports each finished refresh with its trigger, whether it changed, and both snapshots", () =>
+    Effect.gen(function*() {
+      let view = whole(7001)
+      const { topology } = yield* makeTopology([7001], answering(() => view), { minRefreshInterval: 0 })
+      const done = yield* recordRefreshes(topology)
+      const first = topology.current()
+      yield* topology.refresh("manual")
+      view = split(7001, 7002)
+      const second = yield* topology.refresh("moved")
+      yield* settle
+      assert.deepStrictEqual(done.map((r) => [r.trigger, r.changed]), [["manual", false], ["moved", true]])
+      assert.strictEqual(done[0].before, first)
+      assert.strictEqual(done[1].after, second)
+      assert.deepStrictEqual(done[1].before.view, whole(7001))
+    }))
+
+  it.effect("periodicRefresh refreshes in the background by its schedule", () =>
+    Effect.gen(function*() {
+      const { fake, topology } = yield* makeTopology([7001], answering(() => whole(7001)), {
+        minRefreshInterval: 0,
+        periodicRefresh: Schedule.spaced("1 second")
+      })
+      yield* settle
+      const before = fake.calls.length
+      yield* TestClock.adjust(3_000)
+      yield* settle
+      assert.isAtLeast(fake.calls.length - before, 3)
+      assert.strictEqual(topology.current().trigger, "periodic")
     }))
 
   it.effect("a failed refresh fails every waiter, keeps the snapshot, and does not block the next refresh", () =>

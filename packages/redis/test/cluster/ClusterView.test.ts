@@ -20,7 +20,10 @@ import {
   address,
   consensus,
   coverage,
+  mapAddresses,
   type NodeInfo,
+  nodes,
+  parseClusterNodes,
   parseClusterShards,
   parseClusterSlots,
   type Shard,
@@ -511,5 +514,56 @@ describe("address", () => {
     assert.strictEqual(address({ host: "::1", port: 7000 }), "[::1]:7000")
     assert.strictEqual(address({ host: "fe80::1%eth0", port: 7000 }), "[fe80::1%eth0]:7000")
     assert.strictEqual(address({ host: "[::1]", port: 7000 }), "[::1]:7000")
+  })
+})
+
+// -----------------------------------------------------------------------------
+// CLUSTER NODES
+// -----------------------------------------------------------------------------
+
+describe("parseClusterNodes", () => {
+  const text = [
+    "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@40001 myself,master - 0 1426238317000 1 connected 0-5460 5462 [5461->-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f] [9000-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]",
+    "67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 [::1]:30002@40002,node-2.example master - 0 1426238316232 2 connected 5463-10922",
+    "292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@40003 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238318243 3 connected",
+    "6ec23923021cf3ffec47632106199cb7f496ce01 :0@0 handshake,noaddr - 0 0 0 disconnected",
+    ""
+  ].join("\n")
+
+  it("reads ids, addresses (IPv6, hostname), roles, slots and open slots", () => {
+    const [a, b, c, d] = parseClusterNodes(text)
+    assert.strictEqual(a.id, "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca")
+    assert.deepStrictEqual([a.host, a.port, a.busPort, a.hostname], ["127.0.0.1", 30001, 40001, undefined])
+    assert.isTrue(a.myself)
+    assert.strictEqual(a.role, "primary")
+    assert.deepStrictEqual(a.slots, [[0, 5460], [5462, 5462]])
+    assert.deepStrictEqual(a.migrating, [{ slot: 5461, to: "292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f" }])
+    assert.deepStrictEqual(a.importing, [{ slot: 9000, from: "67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1" }])
+    assert.deepStrictEqual([b.host, b.port, b.hostname, b.myself], ["::1", 30002, "node-2.example", false])
+    assert.strictEqual(c.role, "replica")
+    assert.strictEqual(c.primaryId, a.id)
+    assert.strictEqual(c.linkState, "connected")
+    assert.strictEqual(d.role, "unknown")
+    assert.strictEqual(d.host, "")
+    assert.strictEqual(parseClusterNodes(text).length, 4, "blank lines are skipped")
+  })
+
+  it("throws UnexpectedReply on a malformed line", () => {
+    assert.throws(() => parseClusterNodes("abc 127.0.0.1:1@2 master"), UnexpectedReply)
+    assert.throws(() => parseClusterNodes("abc 127.0.0.1:1@2 master - 0 0 1 connected 16384"), UnexpectedReply)
+    assert.throws(() => parseClusterNodes("abc 127.0.0.1:1@2 master - 0 0 1 connected 10-5"), UnexpectedReply)
+    assert.throws(() => parseClusterNodes("abc 127.0.0.1:1@2 master - 0 0 1 connected [5->?]"), UnexpectedReply)
+  })
+})
+
+describe("mapAddresses and nodes", () => {
+  it("rewrites every node's address and keeps the nodes it does not change", () => {
+    const primary: NodeInfo = { id: "p", host: "10.0.0.1", port: 6379, role: "primary", health: "online" }
+    const replica: NodeInfo = { id: "r", host: "127.0.0.1", port: 7002, role: "replica", health: "online" }
+    const view: View = { shards: [{ ranges: [[0, 16383]], primary, replicas: [replica] }] }
+    const mapped = mapAddresses(view, (a) => (a.host === "10.0.0.1" ? { host: "127.0.0.1", port: 7001 } : a))
+    assert.deepStrictEqual(mapped.shards[0].primary, { ...primary, host: "127.0.0.1", port: 7001 })
+    assert.strictEqual(mapped.shards[0].replicas[0], replica)
+    assert.deepStrictEqual(nodes(mapped).map(address), ["127.0.0.1:7001", "127.0.0.1:7002"])
   })
 })
