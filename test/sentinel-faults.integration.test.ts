@@ -250,6 +250,8 @@ describe("Sentinel faults (FAULTS.md C3, C4)", () => {
       assert.strictEqual(report.lost_ack_client, 0, "no acked write lost after the client had evidence")
       assert.isTrue(Number.isFinite(report.recovery_ms_first_ok_after_evidence), "writes succeed after the switch")
       assert.isAbove(stale.samples, 0, "the restarted node was seen as a stale master")
+      // Data connections, by name: ROLE probes of a node the sentinels still
+      // list are named "<clientName>:probe" and do not count.
       assert.strictEqual(stale.clientConnections, 0, "no client connection on the stale master")
       assert.strictEqual(stale.rpushWhileMaster, 0, "no write executed on the stale master")
       assert.strictEqual(stale.getWhileMaster, 0, "no read served by the stale master")

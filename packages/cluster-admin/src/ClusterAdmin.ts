@@ -66,6 +66,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import * as Addr from "@redis-effect/redis/Address"
 import type { Command } from "@redis-effect/redis/Command"
 import * as Cmd from "@redis-effect/redis/Command"
 import * as Connection from "@redis-effect/redis/Connection"
@@ -481,19 +482,10 @@ const keyText = (key: Uint8Array) => new TextDecoder().decode(key)
 // internals: addresses
 // -----------------------------------------------------------------------------
 
-interface Address {
-  readonly host: string
-  readonly port: number
-}
+type Address = Addr.Address
 
-const parseAddress = (input: string): Address | undefined => {
-  const colon = input.lastIndexOf(":")
-  if (colon <= 0) return undefined
-  let host = input.slice(0, colon)
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1)
-  const port = Number(input.slice(colon + 1))
-  return host !== "" && Number.isInteger(port) && port > 0 && port < 65536 ? { host, port } : undefined
-}
+// Admin input is "host:port" only: no default port.
+const parseAddress = (input: string): Address | undefined => Addr.parse(input)
 
 const normalize = (input: string): string | undefined => {
   const a = parseAddress(input)

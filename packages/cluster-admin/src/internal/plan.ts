@@ -11,132 +11,22 @@
  *
  * @internal
  */
-import { UnexpectedReply } from "@redis-effect/redis/Command"
+import * as Address from "@redis-effect/redis/Address"
+import * as ClusterSlot from "@redis-effect/redis/ClusterSlot"
+import * as ClusterView from "@redis-effect/redis/ClusterView"
 
-/** The number of hash slots. */
-export const SLOTS = 16384
-
-// -----------------------------------------------------------------------------
-// CLUSTER NODES
-// -----------------------------------------------------------------------------
-
-/**
- * One line of `CLUSTER NODES`: one node as the answering node sees it.
- *
- * @internal
- */
-export interface NodeEntry {
-  readonly id: string
-  /** "" while the node has not learnt its own address (alone, before any MEET). */
-  readonly host: string
-  readonly port: number
-  readonly busPort: number
-  readonly hostname: string | undefined
-  /** `myself`, `master`, `slave`, `fail?`, `fail`, `handshake`, `noaddr`, `nofailover`, ... */
-  readonly flags: ReadonlyArray<string>
-  readonly myself: boolean
-  /** `unknown` for a node in handshake, whose role nobody knows yet. */
-  readonly role: "primary" | "replica" | "unknown"
-  /** The primary's id for a replica. */
-  readonly primaryId: string | undefined
-  readonly configEpoch: number
-  readonly linkState: string
-  /** Owned slot ranges, inclusive, in the order the node printed them. */
-  readonly slots: ReadonlyArray<readonly [number, number]>
-  /** Slots this node migrates away (only a node's own line shows them). */
-  readonly migrating: ReadonlyArray<{ readonly slot: number; readonly to: string }>
-  /** Slots this node imports (only a node's own line shows them). */
-  readonly importing: ReadonlyArray<{ readonly slot: number; readonly from: string }>
-}
-
-const bad = (why: string, line: string): never => {
-  throw new UnexpectedReply(`CLUSTER NODES: ${why}: ${JSON.stringify(line.slice(0, 120))}`)
-}
-
-const slotNumber = (text: string, line: string): number => {
-  const n = Number(text)
-  return Number.isInteger(n) && n >= 0 && n < SLOTS ? n : bad(`slot ${text} out of range`, line)
-}
-
-/**
- * Parses a `CLUSTER NODES` reply. Slot ranges are inclusive; the bracketed
- * `[slot->-id]` / `[slot-<-id]` fields go to `migrating` / `importing`.
- *
- * @internal
- */
-export const parseClusterNodes = (text: string): Array<NodeEntry> => {
-  const out: Array<NodeEntry> = []
-  for (const raw of text.split("\n")) {
-    const line = raw.trim()
-    if (line.length === 0) continue
-    const fields = line.split(" ")
-    if (fields.length < 8) bad("fewer than 8 fields", line)
-    const [id, address, flagText, primary, , , epoch, linkState] = fields as [
-      string, string, string, string, string, string, string, string
-    ]
-    // ip:port@cport[,hostname]; the ip may be an IPv6 address, so split on the last colon.
-    const comma = address.indexOf(",")
-    const hostPort = comma < 0 ? address : address.slice(0, comma)
-    const at = hostPort.lastIndexOf("@")
-    const colon = hostPort.lastIndexOf(":", at < 0 ? undefined : at)
-    if (colon < 0) bad("no port in the address", line)
-    let host = hostPort.slice(0, colon)
-    if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1)
-    const port = Number(hostPort.slice(colon + 1, at < 0 ? undefined : at))
-    const busPort = at < 0 ? 0 : Number(hostPort.slice(at + 1))
-    if (!Number.isInteger(port) || !Number.isInteger(busPort)) bad("bad port", line)
-    const flags = flagText.split(",")
-    const slots: Array<readonly [number, number]> = []
-    const migrating: Array<{ slot: number; to: string }> = []
-    const importing: Array<{ slot: number; from: string }> = []
-    for (let i = 8; i < fields.length; i++) {
-      const field = fields[i]!
-      if (field.startsWith("[")) {
-        const open = /^\[(\d+)-([<>])-([0-9a-fA-F]+)\]$/.exec(field)
-        if (open === null) bad(`bad open-slot field ${field}`, line)
-        const slot = slotNumber(open![1]!, line)
-        if (open![2] === ">") migrating.push({ slot, to: open![3]! })
-        else importing.push({ slot, from: open![3]! })
-        continue
-      }
-      const dash = field.indexOf("-")
-      if (dash < 0) {
-        const s = slotNumber(field, line)
-        slots.push([s, s])
-      } else {
-        const a = slotNumber(field.slice(0, dash), line)
-        const b = slotNumber(field.slice(dash + 1), line)
-        if (b < a) bad(`bad slot range ${field}`, line)
-        slots.push([a, b])
-      }
-    }
-    out.push({
-      id,
-      host,
-      port,
-      busPort,
-      hostname: comma < 0 || address.length === comma + 1 ? undefined : address.slice(comma + 1),
-      flags,
-      myself: flags.includes("myself"),
-      role: flags.includes("master") ? "primary" : flags.includes("slave") ? "replica" : "unknown",
-      primaryId: primary === "-" ? undefined : primary,
-      configEpoch: Number(epoch),
-      linkState,
-      slots,
-      migrating,
-      importing
-    })
-  }
-  return out
-}
+// CLUSTER NODES parsing and the slot count are the client core's: one
+// parser for the client's SCAN and for the admin tool.
+export const SLOTS = ClusterSlot.SLOTS
+export type NodeEntry = ClusterView.NodeEntry
+export const parseClusterNodes = ClusterView.parseClusterNodes
 
 /**
  * `host:port` of a node (IPv6 hosts in brackets).
  *
  * @internal
  */
-export const formatAddress = (host: string, port: number): string =>
-  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+export const formatAddress = (host: string, port: number): string => Address.format({ host, port })
 
 /**
  * Flags that mean the answering node does not consider the node healthy and

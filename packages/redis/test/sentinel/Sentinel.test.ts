@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Address from "@redis-effect/redis/Address"
 import * as Command from "@redis-effect/redis/Command"
 import * as RedisError from "@redis-effect/redis/RedisError"
 import * as Sentinel from "@redis-effect/redis/Sentinel"
@@ -43,10 +44,24 @@ describe("Sentinel (pure)", () => {
     assert.isTrue(Sentinel.isHealthyReplica({ flags: "slave", "role-reported": "slave" }))
     assert.isFalse(Sentinel.isHealthyReplica({ flags: "slave", "role-reported": "master" }))
   })
+  // Sentinel addresses are read by `Address.parse` with 26379 as the default port.
   it("parses sentinel addresses", () => {
-    assert.deepStrictEqual(Sentinel.parseAddress("10.0.0.1:26380"), { _tag: "Tcp", host: "10.0.0.1", port: 26380 })
-    assert.deepStrictEqual(Sentinel.parseAddress("[::1]:26379"), { _tag: "Tcp", host: "::1", port: 26379 })
+    assert.deepStrictEqual(Address.parse("10.0.0.1:26380", 26379), { host: "10.0.0.1", port: 26380 })
+    assert.deepStrictEqual(Address.parse("[::1]:26379", 26379), { host: "::1", port: 26379 })
+    assert.deepStrictEqual(Address.parse("10.0.0.1", 26379), { host: "10.0.0.1", port: 26379 })
   })
+  it.effect("an invalid sentinel address fails with InvalidArgument before anything is dialled", () =>
+    Effect.gen(function*() {
+      const noNetwork = Transport.of({ open: () => Effect.die("no network in this test") })
+      for (const sentinels of [["10.0.0.1:notaport"], []]) {
+        const error = yield* Sentinel.make({ sentinels, masterName: "mymaster" }).pipe(
+          Effect.scoped,
+          Effect.provideService(Transport, noNetwork),
+          Effect.flip
+        )
+        assert.strictEqual(error.reason._tag, "InvalidArgument")
+      }
+    }))
   it("resends only what cannot run twice", () => {
     const write = Command.unsafeMake("RPUSH", ["RPUSH", "k", "v"], ["k"], Command.Flags.WRITE, Command.Reply.integer)
     const read = Command.unsafeMake("GET", ["GET", "k"], ["k"], Command.Flags.READONLY, Command.Reply.raw)

@@ -1,0 +1,218 @@
+/**
+ * The data-node side the master and replica backends share: the data
+ * nodes' connection options (the caller's options without the sentinel
+ * fields), a `NodeRegistry` whose entry for a node is its `Pool` with a
+ * `PubSub` beside it in the same scope, the `Node` handle a backend sends
+ * through, a PubSub that follows the backend's current node from node to
+ * node, and the MONITOR connection.
+ *
+ * It does not choose nodes, and does not decide when one is retired: the
+ * backends do (`SentinelMaster`, `SentinelReplica`).
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Address from "../Address.ts"
+import * as Connection from "../Connection.ts"
+import * as NodeRegistry from "../NodeRegistry.ts"
+import * as Pool from "../Pool.ts"
+import * as PubSub from "../PubSub.ts"
+import * as RedisConfig from "../RedisConfig.ts"
+import type * as RedisError from "../RedisError.ts"
+import { Transport } from "../Transport.ts"
+import type { Options } from "./Sentinel.ts"
+import { keyOf } from "./SentinelEvents.ts"
+
+/**
+ * Connection options of the data nodes: the caller's options without the
+ * sentinel-only, pool and retry fields (the endpoint is set per node).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const dataOptionsOf = (options: Options): Effect.Effect<RedisConfig.ConnectionOptions, RedisError.RedisError> => {
+  const {
+    sentinels: _s,
+    masterName: _m,
+    sentinelUsername: _su,
+    sentinelPassword: _sp,
+    sentinelTls: _st,
+    sentinelTimeout: _sto,
+    minOtherSentinels: _mo,
+    discoveryRetry: _dr,
+    refreshInterval: _ri,
+    switchTimeout: _sw,
+    retry: _r,
+    maxDedicated: _md,
+    dedicatedIdleTime: _di,
+    middleware: _mw,
+    ...rest
+  } = options
+  return RedisConfig.resolve({ ...rest, endpoint: RedisConfig.tcp("127.0.0.1", 6379) })
+}
+
+/**
+ * One data node as a backend uses it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Node {
+  /** `host:port`: its key in the registry. */
+  readonly address: string
+  readonly endpoint: RedisConfig.Endpoint
+  readonly shared: Connection.Connection
+  readonly withDedicated: Pool.Pool["withDedicated"]
+  readonly pubsub: PubSub.PubSub
+  /** Completed once, when the backend stops using the node: subscriptions on it move on. */
+  readonly retired: Deferred.Deferred<void>
+}
+
+/**
+ * The data nodes of one backend.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Nodes {
+  readonly registry: NodeRegistry.NodeRegistry
+  /** A fresh handle on the node at `endpoint`, its pool opened if it is not open yet. */
+  readonly open: (endpoint: RedisConfig.Endpoint) => Effect.Effect<Node>
+}
+
+/**
+ * A registry of data-node pools in the current scope. Each pool is built
+ * with `poolOptions` (dedicated-connection limits and the wire-level
+ * middleware) and the registry's hooks, plus `onDisconnect` (a cue for the
+ * backend to look again).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeNodes = (
+  data: RedisConfig.ConnectionOptions,
+  poolOptions: Pool.PoolOptions,
+  onDisconnect: () => void
+): Effect.Effect<Nodes, never, Scope.Scope | Transport> =>
+  Effect.gen(function*() {
+    const transport = yield* Transport
+    // The PubSub of a node lives in its pool's scope: closing the entry closes both.
+    const pubsubs = new WeakMap<Pool.Pool, PubSub.PubSub>()
+    const registry = yield* NodeRegistry.make((node, hooks) =>
+      Effect.gen(function*() {
+        const address = Address.parse(node)!
+        const options = { ...data, endpoint: RedisConfig.tcp(address.host, address.port) }
+        const pool = yield* Pool.make(options, poolOptions, Connection.mergeHooks(hooks, { onDisconnect }))
+        pubsubs.set(pool, yield* PubSub.make(options))
+        return pool
+      }).pipe(Effect.provideService(Transport, transport))
+    )
+    return {
+      registry,
+      open: (endpoint) => {
+        const address = keyOf(endpoint)
+        return Effect.map(registry.get(address), (pool): Node => ({
+          address,
+          endpoint,
+          shared: pool.shared,
+          withDedicated: pool.withDedicated,
+          pubsub: pubsubs.get(pool)!,
+          retired: Deferred.makeUnsafe<void>()
+        }))
+      }
+    }
+  })
+
+/**
+ * A PubSub that follows a backend's current node, and the way to tell it a
+ * node was retired.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Follower {
+  readonly pubsub: PubSub.PubSub
+  /**
+   * Stops using `node`: every subscription on it moves to the next node.
+   * When `counted` (the node whose rounds `generation` counts), its rounds
+   * plus one are kept in the generation, so it only grows.
+   */
+  readonly retire: (node: Node, counted: boolean) => void
+}
+
+/**
+ * Every live subscription is made on the node `awaitNode` gives, and made
+ * again on the next one when that node is retired (a gap event on the
+ * `...WithGaps` streams). The generation is that of `current()` plus the
+ * rounds of the nodes retired before it.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeFollower = (
+  awaitNode: Effect.Effect<Node, RedisError.RedisError>,
+  current: () => Node | undefined
+): Follower => {
+  let base = 0
+  const follow = (kind: PubSub.Kind, names: ReadonlyArray<string>, gaps: boolean) =>
+    Stream.callback<PubSub.Event, RedisError.RedisError>((queue) =>
+      Effect.forkScoped(
+        Effect.gen(function*() {
+          let moved = false
+          while (true) {
+            const n = yield* awaitNode
+            // Messages published while the subscription moved are gone.
+            if (moved && gaps) Queue.offerUnsafe(queue, { kind: "gap", reason: "moved", subscription: kind, names })
+            const inner: Stream.Stream<PubSub.Event, RedisError.RedisError> =
+              gaps && n.pubsub.subscribeEvents !== undefined
+                ? n.pubsub.subscribeEvents(kind, names)
+                : n.pubsub.subscribe(kind, names)
+            const exit = yield* Effect.exit(Effect.raceFirst(
+              Stream.runForEach(inner, (m) => Effect.sync(() => Queue.offerUnsafe(queue, m))),
+              Deferred.await(n.retired)
+            ))
+            if (Deferred.isDoneUnsafe(n.retired)) {
+              moved = true
+              continue
+            }
+            if (Exit.isFailure(exit)) return yield* (exit as Exit.Exit<never, RedisError.RedisError>)
+            Queue.endUnsafe(queue)
+            return
+          }
+        }).pipe(Effect.catch((e) => Effect.sync(() => Queue.failCauseUnsafe(queue, Cause.fail(e)))))
+      )
+    )
+  return {
+    pubsub: {
+      subscribe: (kind, names) => follow(kind, names, false) as Stream.Stream<PubSub.Message, RedisError.RedisError>,
+      subscribeEvents: (kind, names) => follow(kind, names, true),
+      generation: () => base + (current()?.pubsub.generation() ?? 0)
+    },
+    retire: (node, counted) => {
+      if (Deferred.isDoneUnsafe(node.retired)) return
+      if (counted) base += node.pubsub.generation() + 1
+      Deferred.doneUnsafe(node.retired, Effect.void)
+    }
+  }
+}
+
+/**
+ * A MONITOR connection of its own to the node `pick` gives.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const monitorOn = (
+  pick: Effect.Effect<Node, RedisError.RedisError>,
+  data: RedisConfig.ConnectionOptions,
+  transport: typeof Transport.Service
+) =>
+(onPush: Parameters<typeof Connection.makeFeed>[1]) =>
+  Effect.flatMap(pick, (n) =>
+    Connection.makeFeed({ ...data, endpoint: n.endpoint }, onPush).pipe(Effect.provideService(Transport, transport)))

@@ -1,0 +1,43 @@
+/**
+ * The pure readings of what sentinels say that are not covered through
+ * `Sentinel` in Sentinel.test.ts.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as RedisConfig from "@redis-effect/redis/RedisConfig"
+import * as SentinelEvents from "@redis-effect/redis/sentinel/SentinelEvents"
+
+describe("SentinelEvents", () => {
+  it("reads an announcement from +switch-master and +promoted-slave only", () => {
+    const expected = { name: "m", from: RedisConfig.tcp("10.0.0.1", 6379), to: RedisConfig.tcp("10.0.0.2", 6380) }
+    assert.deepStrictEqual(
+      SentinelEvents.announcement({ channel: "+switch-master", payload: "m 10.0.0.1 6379 10.0.0.2 6380" }),
+      expected
+    )
+    assert.deepStrictEqual(
+      SentinelEvents.announcement({
+        channel: "+promoted-slave",
+        payload: "slave 10.0.0.2:6380 10.0.0.2 6380 @ m 10.0.0.1 6379"
+      }),
+      expected
+    )
+    assert.isUndefined(SentinelEvents.announcement({ channel: "+sdown", payload: "m 10.0.0.1 6379 10.0.0.2 6380" }))
+    assert.isUndefined(SentinelEvents.announcement({ channel: "+switch-master", payload: "m 10.0.0.1 x 10.0.0.2 6380" }))
+  })
+
+  it("a primary its sentinel sees down, or that too few sentinels watch, does not count", () => {
+    assert.isUndefined(SentinelEvents.masterRejection({ flags: "master", "num-other-sentinels": "2" }, "a:1", 2))
+    assert.strictEqual(
+      SentinelEvents.masterRejection({ flags: "master,s_down", "num-other-sentinels": "2" }, "a:1", 0),
+      "reports a:1 down (master,s_down)"
+    )
+    assert.strictEqual(
+      SentinelEvents.masterRejection({ flags: "master", "num-other-sentinels": "1" }, "a:1", 2),
+      "sees 1 other sentinels, fewer than 2"
+    )
+  })
+
+  it("keys nodes as host:port, IPv6 in brackets", () => {
+    assert.strictEqual(SentinelEvents.keyOf(RedisConfig.tcp("10.0.0.1", 6379)), "10.0.0.1:6379")
+    assert.strictEqual(SentinelEvents.keyOf(RedisConfig.tcp("::1", 6379)), "[::1]:6379")
+  })
+})
