@@ -1,13 +1,13 @@
 /**
- * FAULTS.md C3 and C4 against real redis-sentinel processes: a paused
+ * Sentinel faults C3 and C4 (docs/GUARANTEES.md) against real redis-sentinel processes: a paused
  * primary that comes back as a stale master after the failover, and a
  * killed primary restarted without persistence (a master with an empty
  * dataset until the sentinels convert it). In both, the stale node keeps
  * answering as `master` for seconds; the client must not write to it, and
  * the replica layer must not read from it.
  *
- * Invariants: zero client-attributed lost acknowledged writes (FAULTS.md
- * 0.4), no duplicates, no phantoms, no hung pipeline, no connection of the
+ * Invariants: zero client-attributed lost acknowledged writes (docs/GUARANTEES.md,
+ * attribution), no duplicates, no phantoms, no hung pipeline, no connection of the
  * client on the stale node while it is master, and no RPUSH/GET executed
  * there meanwhile (`INFO commandstats`). Timings are printed, not asserted.
  */
@@ -121,7 +121,7 @@ const switchMasterReceipt = (sentinel: Sentinel.SentinelShape) =>
     return seen
   })
 
-describe("Sentinel faults (FAULTS.md C3, C4)", () => {
+describe("Sentinel faults C3, C4"), () => {
   it.live("C3 paused primary: the client follows the failover and never writes to the resumed stale primary", () =>
     Effect.gen(function*() {
       const group = yield* RedisSentinel.make({ password: DATA_PW, sentinelPassword: SENTINEL_PW })

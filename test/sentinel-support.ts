@@ -1,8 +1,8 @@
 /**
  * Shared pieces of the Sentinel integration tests: client options for a
- * fixture group, the W1 append workload (FAULTS.md 0.3), a pipeline variant
+ * fixture group, the W1 append workload (docs/GUARANTEES.md), a pipeline variant
  * of it, the final read, and the attribution of lost acknowledged writes to
- * the client or the server (FAULTS.md 0.4).
+ * the client or the server (docs/GUARANTEES.md, attribution).
  */
 import * as Commands from "@redis-effect/redis/Commands"
 import type * as Redis from "@redis-effect/redis/Redis"

@@ -1,8 +1,8 @@
 /**
- * The Sentinel client against real redis-sentinel processes (FAULTS.md
- * section C): discovery, master and replica layers, sentinel outages, and
- * failovers under a W1 append load and pipelines (FAULTS.md 0.3) with lost acknowledged
- * writes attributed to the client or the server (FAULTS.md 0.4).
+ * The Sentinel client against real redis-sentinel processes (the C faults of
+ * docs/GUARANTEES.md): discovery, master and replica layers, sentinel outages, and
+ * failovers under a W1 append load and pipelines (docs/GUARANTEES.md) with lost acknowledged
+ * writes attributed to the client or the server (its attribution table).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeSentinel from "@redis-effect/node/NodeSentinel"
