@@ -121,7 +121,7 @@ const switchMasterReceipt = (sentinel: Sentinel.SentinelShape) =>
     return seen
   })
 
-describe("Sentinel faults C3, C4"), () => {
+describe("Sentinel faults C3, C4", () => {
   it.live("C3 paused primary: the client follows the failover and never writes to the resumed stale primary", () =>
     Effect.gen(function*() {
       const group = yield* RedisSentinel.make({ password: DATA_PW, sentinelPassword: SENTINEL_PW })

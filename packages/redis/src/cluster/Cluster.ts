@@ -123,12 +123,13 @@ export const defaultRetry: Schedule.Schedule<unknown, RedisError.RedisError> = S
 export type Target = ClusterFanOut.Target
 
 /**
- * What only a cluster has.
+ * What only a cluster has (the non-atomic multi-key commands, `mgetNonAtomic`
+ * and the rest, come from `ClusterMultiKey.MultiKey`).
  *
  * @category models
  * @since 0.1.0
  */
-export interface ClusterShape {
+export interface ClusterShape extends ClusterMultiKey.MultiKey {
   /** The topology now. */
   readonly topology: Effect.Effect<ClusterTopology.Snapshot>
   /** Every new topology snapshot. */
@@ -151,14 +152,6 @@ export interface ClusterShape {
   ) => Effect.Effect<Map<string, Exit.Exit<A, RedisError.RedisError>>>
   /** Runs a command on target nodes and fails if any failed (all-succeeded policy). */
   readonly onAll: <A>(target: Target, command: Command<A>) => Effect.Effect<Array<A>, RedisError.RedisError>
-  readonly mgetNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<Array<Option.Option<string>>, RedisError.RedisError>
-  readonly msetNonAtomic: (
-    pairs: ReadonlyArray<readonly [Arg, Arg]> | Readonly<Record<string, Arg>>
-  ) => Effect.Effect<void, RedisError.RedisError>
-  readonly delNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
-  readonly unlinkNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
-  readonly existsNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
-  readonly touchNonAtomic: (keys: ReadonlyArray<Arg>) => Effect.Effect<number, RedisError.RedisError>
   /** Every key of the cluster, primary by primary. */
   readonly scanStream: (options?: Commands.ScanOptions) => Stream.Stream<string, RedisError.RedisError>
   /** The node keyless commands go to, if one was set. */
