@@ -19,13 +19,17 @@ import * as NodeTransport from "./NodeTransport.ts"
 
 /**
  * `Redis` for one standalone server, from options or a URL:
- * `Standalone.layer` over Node sockets.
+ * `Standalone.layer` over Node sockets. Building it checks the options,
+ * those only Node can judge included (`NodeTransport.validate`: keepalive
+ * probes, readable TLS files).
  *
  * @category layers
  * @since 0.1.0
  */
 export const layer = (options: Standalone.Options): Layer.Layer<Redis.Redis, RedisError.RedisError> =>
-  Standalone.layer(options).pipe(Layer.provide(NodeTransport.layer))
+  Layer.unwrap(
+    Effect.as(Effect.flatMap(RedisConfig.resolve(options), NodeTransport.validate), Standalone.layer(options))
+  ).pipe(Layer.provide(NodeTransport.layer))
 
 /**
  * `Redis` for one standalone server, with options read from `Config`

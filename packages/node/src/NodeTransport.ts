@@ -9,12 +9,14 @@
  * @since 0.1.0
  */
 import type * as RedisConfig from "@redis-effect/redis/RedisConfig"
+import * as RedisError from "@redis-effect/redis/RedisError"
 import { Transport } from "@redis-effect/redis/Transport"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Socket from "effect/socket/Socket"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as FlowingSocket from "./internal/socket.ts"
@@ -54,6 +56,103 @@ export const allocate = (size: number): Uint8Array => Buffer.allocUnsafe(size)
 const READ_HIGH_WATER_MARK = 16 * 1024 * 1024
 
 /**
+ * Whether this Node can set the keepalive probe interval and count
+ * (`socket.setKeepAlive({ interval, count })`, Node 24.19 and later; older
+ * versions take the initial delay only and ignore the rest).
+ *
+ * @category keepalive
+ * @since 0.1.0
+ */
+export const keepAliveProbesSupported: boolean = Net.Socket.prototype.setKeepAlive.length >= 3
+
+/**
+ * The keepalive a TCP or TLS socket gets once connected: on or off, the
+ * initial delay, and the probe interval and count when they were asked for.
+ * Pure.
+ *
+ * @category keepalive
+ * @since 0.1.0
+ */
+export const keepAliveOf = (options: RedisConfig.ConnectionOptions): Net.SetKeepAliveOptions => {
+  const initialDelay = options.keepAlive === undefined ? 30_000 : Duration.toMillis(Duration.fromInputUnsafe(options.keepAlive))
+  const out: { enable: boolean; initialDelay: number; interval?: number; count?: number } = {
+    enable: initialDelay > 0,
+    initialDelay
+  }
+  if (options.keepAliveInterval !== undefined) {
+    out.interval = Duration.toMillis(Duration.fromInputUnsafe(options.keepAliveInterval))
+  }
+  if (options.keepAliveCount !== undefined) out.count = options.keepAliveCount
+  return out
+}
+
+const wantsProbes = (options: RedisConfig.ConnectionOptions) =>
+  options.keepAliveInterval !== undefined || options.keepAliveCount !== undefined
+
+const PROBES_UNSUPPORTED = `keepAliveInterval and keepAliveCount need Node >= 24.19 (this is ${process.version}): ` +
+  "its socket.setKeepAlive takes only the initial delay"
+
+/**
+ * Checks what only the platform can: keepalive probe settings this Node
+ * cannot apply fail `NotSupported`, TLS files that cannot be read fail
+ * `InvalidArgument` naming the option. `NodeClient` layers run it when they
+ * are built; `open` refuses the same at dial time for anyone else.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const validate = (options: RedisConfig.ConnectionOptions): Effect.Effect<void, RedisError.RedisError> =>
+  Effect.suspend(() => {
+    if (wantsProbes(options) && options.endpoint._tag === "Tcp" && !keepAliveProbesSupported) {
+      return Effect.fail(RedisError.notSupported(PROBES_UNSUPPORTED))
+    }
+    for (const name of ["caFile", "certFile", "keyFile"] as const) {
+      const path = options.tls?.[name]
+      if (path === undefined) continue
+      try {
+        Fs.accessSync(path, Fs.constants.R_OK)
+      } catch (e) {
+        return Effect.fail(RedisError.invalidArgument(`tls.${name} cannot be read: ${e instanceof Error ? e.message : String(e)}`))
+      }
+    }
+    return Effect.void
+  })
+
+// PEM files are read at each dial, so a renewed certificate is used by the
+// next reconnect.
+const tlsOptionsOf = (
+  tls: RedisConfig.TlsOptions,
+  host: string,
+  common: Net.TcpNetConnectOpts
+): Tls.ConnectionOptions => {
+  const ca = tls.caFile !== undefined
+    ? [Fs.readFileSync(tls.caFile)]
+    : tls.ca === undefined
+    ? undefined
+    : Array.isArray(tls.ca)
+    ? tls.ca.map(toBuffer)
+    : [toBuffer(tls.ca as string | Uint8Array)]
+  const cert = tls.certFile !== undefined ? Fs.readFileSync(tls.certFile) : tls.cert === undefined ? undefined : toBuffer(tls.cert)
+  const key = tls.keyFile !== undefined
+    ? Fs.readFileSync(tls.keyFile)
+    : tls.key === undefined
+    ? undefined
+    : toBuffer(Redacted.value(tls.key))
+  return {
+    ...common,
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(tls.passphrase === undefined ? {} : { passphrase: Redacted.value(tls.passphrase) }),
+    ...(tls.minVersion === undefined ? {} : { minVersion: tls.minVersion }),
+    ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
+    // SNI must be a host name, not an IP address (Node warns otherwise).
+    servername: tls.servername ?? (/^[\d.]+$|:/.test(host) ? "" : host),
+    rejectUnauthorized: tls.rejectUnauthorized ?? true
+  }
+}
+
+/**
  * Maps connection options onto `net.connect` / `tls.connect` options and
  * returns a socket that dials when its reader is acquired.
  *
@@ -73,35 +172,45 @@ export const open = (options: RedisConfig.ConnectionOptions): Effect.Effect<Sock
         highWaterMark
       })
     }
-    const keepAliveMs = options.keepAlive === undefined
-      ? 30_000
-      : Duration.toMillis(Duration.fromInputUnsafe(options.keepAlive))
-    const common = {
+    const keepAlive = keepAliveOf(options)
+    const common: Net.TcpNetConnectOpts = {
       host: endpoint.host,
       port: endpoint.port,
       noDelay: options.noDelay ?? true,
-      keepAlive: keepAliveMs > 0,
-      keepAliveInitialDelay: keepAliveMs
+      keepAlive: keepAlive.enable ?? false,
+      keepAliveInitialDelay: keepAlive.initialDelay ?? 0
     }
+    // Probe interval and count exist only on `setKeepAlive`, once connected;
+    // without them nothing more is done per connect.
+    const probes = wantsProbes(options)
+    if (probes && !keepAliveProbesSupported) {
+      return FlowingSocket.make({
+        connect: () => {
+          throw new Error(PROBES_UNSUPPORTED)
+        },
+        readyEvent: "connect",
+        openTimeoutMs,
+        highWaterMark
+      })
+    }
+    const configure = probes ? (socket: Net.Socket) => socket.setKeepAlive(keepAlive) : undefined
     const tls = options.tls
     if (tls === undefined) {
-      return FlowingSocket.make({ connect: () => Net.createConnection(common), readyEvent: "connect", openTimeoutMs, highWaterMark })
+      return FlowingSocket.make({
+        connect: () => Net.createConnection(common),
+        readyEvent: "connect",
+        configure,
+        openTimeoutMs,
+        highWaterMark
+      })
     }
-    const ca = tls.ca === undefined
-      ? undefined
-      : Array.isArray(tls.ca)
-      ? tls.ca.map(toBuffer)
-      : [toBuffer(tls.ca as string | Uint8Array)]
-    const tlsOptions: Tls.ConnectionOptions = {
-      ...common,
-      ...(ca === undefined ? {} : { ca }),
-      ...(tls.cert === undefined ? {} : { cert: toBuffer(tls.cert) }),
-      ...(tls.key === undefined ? {} : { key: toBuffer(Redacted.value(tls.key)) }),
-      // SNI must be a host name, not an IP address (Node warns otherwise).
-      servername: tls.servername ?? (/^[\d.]+$|:/.test(endpoint.host) ? "" : endpoint.host),
-      rejectUnauthorized: tls.rejectUnauthorized ?? true
-    }
-    return FlowingSocket.make({ connect: () => Tls.connect(tlsOptions), readyEvent: "secureConnect", openTimeoutMs, highWaterMark })
+    return FlowingSocket.make({
+      connect: () => Tls.connect(tlsOptionsOf(tls, endpoint.host, common)),
+      readyEvent: "secureConnect",
+      configure,
+      openTimeoutMs,
+      highWaterMark
+    })
   })
 
 /**

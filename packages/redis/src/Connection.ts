@@ -4,10 +4,11 @@
  * Many fibers share it: every command issued in the same tick leaves in one
  * socket write (auto-pipelining) and replies are matched to callers in
  * order. It performs the handshake (`HELLO 3` with AUTH and SETNAME, falling
- * back to RESP2; `SELECT`; `CLIENT SETINFO`; `READONLY`), reconnects by a
- * `Schedule`, holds commands issued while it is down in a bounded offline
- * queue, and routes RESP3 push messages (and, for subscriber or MONITOR
- * connections, every unsolicited frame) to a handler apart from replies.
+ * back to RESP2; `SELECT`; `CLIENT SETINFO`; `READONLY`; the user's
+ * `onConnect`), reconnects by a `Schedule`, holds commands issued while it
+ * is down in a bounded offline queue, and routes RESP3 push messages (and,
+ * for subscriber or MONITOR connections, every unsolicited frame) to a
+ * handler apart from replies.
  *
  * It does not route by key, pick nodes or retry server errors: that is the
  * client's and the router's job. It does not resend a command that may have
@@ -139,6 +140,12 @@ export interface Hooks {
    * it does not change how replies are matched to commands.
    */
   readonly onServerPush?: ((value: Resp.RespPush) => void) | undefined
+  /**
+   * Frames that arrive while no reply is awaited (pushes; pub/sub arrays on
+   * RESP2) keep their bulk strings as `Uint8Array` instead of decoding them
+   * as UTF-8: the binary subscriber. Replies to commands are unaffected.
+   */
+  readonly pushesAsBytes?: boolean | undefined
 }
 
 /**
@@ -159,6 +166,7 @@ export const mergeHooks = (a: Hooks | undefined, b: Hooks | undefined): Hooks | 
     onPush: both(a.onPush, b.onPush),
     onDisconnect: both(a.onDisconnect, b.onDisconnect),
     onServerPush: both(a.onServerPush, b.onServerPush),
+    pushesAsBytes: a.pushesAsBytes === true || b.pushesAsBytes === true,
     onConnect: a.onConnect === undefined
       ? b.onConnect
       : b.onConnect === undefined

@@ -5,6 +5,11 @@
  * MULTI/WATCH transactions, whose connection state must not leak into other
  * callers' commands.
  *
+ * Borrowers beyond `maxDedicated` queue; `acquireTimeout` bounds that wait
+ * with a `Timeout` (outcome `NotSent`), as redis-py's
+ * `BlockingConnectionPool` does. `validate` checks these options when a
+ * layer is built.
+ *
  * It does not pick nodes; a cluster holds one `Pool` per node.
  *
  * **Gotchas**
@@ -21,9 +26,9 @@ import * as Exit from "effect/Exit"
 import * as EffectPool from "effect/Pool"
 import * as Scope from "effect/Scope"
 import * as Connection from "./Connection.ts"
-import type * as RedisConfig from "./RedisConfig.ts"
 import * as Middleware from "./Middleware.ts"
-import type * as RedisError from "./RedisError.ts"
+import * as RedisConfig from "./RedisConfig.ts"
+import * as RedisError from "./RedisError.ts"
 import type { Transport } from "./Transport.ts"
 
 /**
@@ -51,6 +56,13 @@ export interface PoolOptions {
   readonly maxDedicated?: number | undefined
   /** Idle dedicated connections are closed after this long (default 30 s). */
   readonly dedicatedIdleTime?: Duration.Input | undefined
+  /**
+   * How long a borrower waits for a dedicated connection (a free one, or a
+   * new one while fewer than `maxDedicated` are open) before failing with
+   * `Timeout` and outcome `NotSent` (redis-py `BlockingConnectionPool`'s
+   * `timeout`). No bound by default: borrowers queue.
+   */
+  readonly acquireTimeout?: Duration.Input | undefined
   /**
    * Middlewares every command of this client passes (see `Middleware`);
    * those of the layer's `Middleware.Middlewares` follow them.
@@ -92,11 +104,14 @@ export const make = (
       timeToLive: poolOptions?.dedicatedIdleTime ?? Duration.seconds(30),
       timeToLiveStrategy: "usage"
     })
+    const borrow = poolOptions?.acquireTimeout === undefined
+      ? EffectPool.get(pool)
+      : boundedGet(EffectPool.get(pool), poolOptions.acquireTimeout, options, poolOptions.maxDedicated ?? 16)
     const withDedicated = <A, E, R>(
       f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
     ): Effect.Effect<A, E | RedisError.RedisError, R> =>
       Effect.scoped(
-        Effect.flatMap(EffectPool.get(pool), (connection) =>
+        Effect.flatMap(borrow, (connection) =>
           // An idle connection may have been dropped by the server (idle
           // timeout, CLIENT KILL) and be reconnecting: wait for it, so the
           // borrower never sees a connection that refuses commands.
@@ -105,3 +120,62 @@ export const make = (
       )
     return { shared, withDedicated }
   })
+
+// The borrow, bounded: no connection within `timeout` fails it NotSent
+// (nothing was written), naming the node and the bound.
+const boundedGet = (
+  get: Effect.Effect<Connection.Connection, RedisError.RedisError, Scope.Scope>,
+  timeout: Duration.Input,
+  options: RedisConfig.ConnectionOptions,
+  max: number
+): Effect.Effect<Connection.Connection, RedisError.RedisError, Scope.Scope> => {
+  const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout))
+  return Effect.timeoutOrElse(get, {
+    duration: timeout,
+    orElse: () =>
+      Effect.fail(RedisError.make(
+        new RedisError.Timeout({
+          message: `no dedicated connection to ${
+            RedisConfig.formatEndpoint(options.endpoint)
+          } within ${millis} ms (acquireTimeout; maxDedicated is ${max})`,
+          millis
+        }),
+        "NotSent"
+      ))
+  })
+}
+
+/**
+ * What is wrong with pool options, as "`name` must ...", or undefined. Pure.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const problemOf = (poolOptions: PoolOptions): string | undefined => {
+  const max = poolOptions.maxDedicated
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) return "maxDedicated must be a positive integer"
+  if (poolOptions.acquireTimeout !== undefined) {
+    let d: Duration.Duration | undefined
+    try {
+      d = Duration.fromInputUnsafe(poolOptions.acquireTimeout)
+    } catch {
+      d = undefined
+    }
+    if (d === undefined || !Duration.isFinite(d) || Duration.toMillis(d) <= 0) {
+      return "acquireTimeout must be a positive, finite duration"
+    }
+  }
+  return undefined
+}
+
+/**
+ * Checks pool options (`problemOf`); fails with `InvalidArgument` naming the
+ * option. Topologies run it when their layer is built.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const validate = (poolOptions: PoolOptions): Effect.Effect<void, RedisError.RedisError> => {
+  const problem = problemOf(poolOptions)
+  return problem === undefined ? Effect.void : Effect.fail(RedisError.invalidArgument(problem))
+}

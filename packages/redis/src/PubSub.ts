@@ -7,6 +7,10 @@
  * before anything else is sent. Pub/sub is at-most-once: messages published
  * while the connection was down are lost (Redis keeps no backlog).
  *
+ * Binary subscriptions (`subscribeBytes`: names and payloads as
+ * `Uint8Array`, for data that is not UTF-8) run on a second subscriber
+ * connection whose pushes are never decoded as text.
+ *
  * It does not publish (that is an ordinary command) and does not route shard
  * channels to cluster nodes (the cluster backend does that with one
  * `PubSub` per node).
@@ -23,7 +27,7 @@ import * as Stream from "effect/Stream"
 import * as Connection from "./Connection.ts"
 import type * as RedisConfig from "./RedisConfig.ts"
 import * as RedisError from "./RedisError.ts"
-import type { RespValue } from "./Resp.ts"
+import type { Arg, RespValue } from "./Resp.ts"
 import { RespPush } from "./Resp.ts"
 import { Transport } from "./Transport.ts"
 
@@ -39,6 +43,22 @@ export interface Message {
   /** The pattern that matched, for `pattern` subscriptions. */
   readonly pattern: string | undefined
   readonly payload: string
+}
+
+/**
+ * A message received on a binary subscription (`subscribeBytes`): the
+ * channel, pattern and payload exactly as the server sent them, for
+ * payloads and names that are not UTF-8.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BinaryMessage {
+  readonly kind: Kind
+  readonly channel: Uint8Array
+  /** The pattern that matched, for `pattern` subscriptions. */
+  readonly pattern: Uint8Array | undefined
+  readonly payload: Uint8Array
 }
 
 /**
@@ -82,6 +102,14 @@ export interface PubSub {
   readonly subscribeEvents?:
     | ((kind: Kind, names: ReadonlyArray<string>) => Stream.Stream<Event, RedisError.RedisError>)
     | undefined
+  /**
+   * Messages as bytes, names given as strings (sent as UTF-8) or bytes; on
+   * a connection of its own. Optional: a topology without it refuses
+   * binary subscriptions with `NotSupported`.
+   */
+  readonly subscribeBytes?:
+    | ((kind: Kind, names: ReadonlyArray<string | Uint8Array>) => Stream.Stream<BinaryMessage, RedisError.RedisError>)
+    | undefined
   /** How many (re)subscribe rounds the connection has done: a change means messages may have been missed. */
   readonly generation: () => number
   /** The subscriber connection's status (`"closed"` before the first subscription opens it). */
@@ -110,12 +138,32 @@ const verbs = {
 const str = (v: RespValue): string =>
   typeof v === "string" ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v)
 
+const utf8 = new TextEncoder()
+
+const bytes = (v: RespValue | Arg): Uint8Array =>
+  v instanceof Uint8Array ? v : utf8.encode(typeof v === "string" ? v : String(v))
+
+// A binary name's key: one char per byte, so any byte sequence is a
+// distinct Map key and converts back exactly (`keyBytes`).
+const byteKey = (v: RespValue | Arg): string => {
+  const b = bytes(v)
+  let out = ""
+  for (let i = 0; i < b.length; i += 4096) out += String.fromCharCode(...b.subarray(i, i + 4096))
+  return out
+}
+
+const keyBytes = (key: string): Uint8Array => {
+  const out = new Uint8Array(key.length)
+  for (let i = 0; i < key.length; i++) out[i] = key.charCodeAt(i)
+  return out
+}
+
 const kinds = ["channel", "pattern", "shard"] as const
 
 // A listener is the queue of one stream, and whether that stream wants gap
 // events.
 interface Listener {
-  readonly queue: Queue.Queue<Event, RedisError.RedisError | Cause.Done>
+  readonly queue: Queue.Queue<Event | BinaryMessage, RedisError.RedisError | Cause.Done>
   readonly gaps: boolean
 }
 
@@ -124,9 +172,12 @@ interface Listener {
  * frames it receives: `onPush` is the per-message path, called by the
  * connection's parse loop once per frame. Plain mutable state: it lives
  * inside one `PubSub` and never escapes it.
+ *
+ * A binary one (`binary: true`, on a connection whose pushes stay bytes)
+ * keys names by their bytes (`byteKey`) and delivers `BinaryMessage`s.
  */
 class Subscriptions {
-  // name -> listeners, per kind.
+  // name key -> listeners, per kind.
   readonly listeners: Record<Kind, Map<string, Set<Listener>>> = {
     channel: new Map(),
     pattern: new Map(),
@@ -141,21 +192,37 @@ class Subscriptions {
   /** How many (re)subscribe rounds the connection has done. */
   generation = 0
   private readonly hooks: Hooks | undefined
+  readonly binary: boolean
 
-  constructor(hooks: Hooks | undefined) {
+  constructor(hooks: Hooks | undefined, binary: boolean) {
     this.hooks = hooks
+    this.binary = binary
   }
 
-  private deliver(kind: Kind, name: string, message: Message): void {
-    const set = this.listeners[kind].get(name)
+  /** The listeners' key of a name as the server sends it (or a caller gives it). */
+  key(name: RespValue | Arg): string {
+    return this.binary ? byteKey(name) : str(name)
+  }
+
+  /** A key as it goes on the wire. */
+  arg(key: string): Arg {
+    return this.binary ? keyBytes(key) : key
+  }
+
+  private deliver(kind: Kind, name: RespValue, channel: RespValue, pattern: RespValue | undefined, payload: RespValue): void {
+    const set = this.listeners[kind].get(this.key(name))
     if (set === undefined) return
+    const message: Message | BinaryMessage = this.binary
+      ? { kind, channel: bytes(channel), pattern: pattern === undefined ? undefined : bytes(pattern), payload: bytes(payload) }
+      : { kind, channel: str(channel), pattern: pattern === undefined ? undefined : str(pattern), payload: str(payload) }
     for (const listener of set) Queue.offerUnsafe(listener.queue, message)
   }
 
-  private confirm(kind: Kind, name: string): void {
-    const waiting = this.confirmations[kind].get(name)
+  private confirm(kind: Kind, name: RespValue): void {
+    const key = this.key(name)
+    const waiting = this.confirmations[kind].get(key)
     if (waiting === undefined) return
-    this.confirmations[kind].delete(name)
+    this.confirmations[kind].delete(key)
     for (const d of waiting) Deferred.doneUnsafe(d, Effect.void)
   }
 
@@ -166,40 +233,25 @@ class Subscriptions {
     const type = str(items[0]).toLowerCase()
     switch (type) {
       case "message":
-        return this.deliver("channel", str(items[1]), {
-          kind: "channel",
-          channel: str(items[1]),
-          pattern: undefined,
-          payload: str(items[2])
-        })
+        return this.deliver("channel", items[1], items[1], undefined, items[2])
       case "smessage":
-        return this.deliver("shard", str(items[1]), {
-          kind: "shard",
-          channel: str(items[1]),
-          pattern: undefined,
-          payload: str(items[2])
-        })
+        return this.deliver("shard", items[1], items[1], undefined, items[2])
       case "pmessage":
-        return this.deliver("pattern", str(items[1]), {
-          kind: "pattern",
-          pattern: str(items[1]),
-          channel: str(items[2]),
-          payload: str(items[3])
-        })
+        return this.deliver("pattern", items[1], items[2], items[1], items[3])
       case "subscribe":
-        return this.confirm("channel", str(items[1]))
+        return this.confirm("channel", items[1])
       case "psubscribe":
-        return this.confirm("pattern", str(items[1]))
+        return this.confirm("pattern", items[1])
       case "ssubscribe":
-        return this.confirm("shard", str(items[1]))
+        return this.confirm("shard", items[1])
       case "unsubscribe":
       case "punsubscribe":
       case "sunsubscribe": {
         // Our own UNSUBSCRIBEs are sent after the name left `listeners`; a
         // name still listened to was dropped by the server.
         const kind: Kind = type === "unsubscribe" ? "channel" : type === "punsubscribe" ? "pattern" : "shard"
-        const name = str(items[1])
-        if (this.listeners[kind].has(name)) this.hooks?.onServerUnsubscribe?.(kind, name)
+        const key = this.key(items[1])
+        if (this.listeners[kind].has(key)) this.hooks?.onServerUnsubscribe?.(kind, str(items[1]))
         return
       }
     }
@@ -267,77 +319,76 @@ const resubscribe = (subs: Subscriptions, connection: Connection.Connection): Ef
   Effect.gen(function*() {
     subs.generation++
     for (const kind of kinds) {
-      const names = [...subs.listeners[kind].keys()]
-      if (names.length === 0) continue
-      yield* connection.sendNoReply([verbs[kind].sub, ...names])
-      if (subs.generation > 1) subs.gap(kind, names)
+      const keys = [...subs.listeners[kind].keys()]
+      if (keys.length === 0) continue
+      yield* connection.sendNoReply([verbs[kind].sub, ...keys.map((k) => subs.arg(k))])
+      if (subs.generation > 1) subs.gap(kind, keys)
     }
   })
 
 // One stream: subscribes the names nobody listened to yet and waits for
 // their confirmations; on exit, unsubscribes the names nobody listens to any
-// more.
-const subscribeWith = (
+// more. `keys` are the listeners' keys of the names (the names themselves
+// on a text subscriber).
+const subscribeWith = <A extends Event | BinaryMessage>(
   subs: Subscriptions,
   getConnection: Effect.Effect<Connection.Connection>,
   kind: Kind,
-  names: ReadonlyArray<string>,
+  keys: ReadonlyArray<string>,
   gaps: boolean
-): Stream.Stream<Event, RedisError.RedisError> => {
-  if (names.length === 0) {
+): Stream.Stream<A, RedisError.RedisError> => {
+  if (keys.length === 0) {
     return Stream.fail(RedisError.invalidArgument(`${verbs[kind].sub} needs at least one name`, verbs[kind].sub))
   }
-  return Stream.callback<Event, RedisError.RedisError>((queue) => {
-    const listener: Listener = { queue, gaps }
+  return Stream.callback<A, RedisError.RedisError>((queue) => {
+    // One queue type for every listener: what a subscriber delivers to it
+    // is what its stream emits (text or binary, by the subscriber).
+    const listener: Listener = { queue: queue as unknown as Listener["queue"], gaps }
     return Effect.acquireRelease(
       Effect.gen(function*() {
         const c = yield* getConnection
-        const { fresh, waits } = subs.add(kind, names, listener)
+        const { fresh, waits } = subs.add(kind, keys, listener)
         if (fresh.length > 0) {
           // While disconnected this waits in the offline queue; onConnect
           // resubscribes every live name anyway.
-          yield* c.sendNoReply([verbs[kind].sub, ...fresh])
+          yield* c.sendNoReply([verbs[kind].sub, ...fresh.map((k) => subs.arg(k))])
           yield* Effect.all(waits.map(Deferred.await), { discard: true })
         }
         return c
       }),
       (c) =>
         Effect.suspend(() => {
-          const gone = subs.remove(kind, names, listener)
+          const gone = subs.remove(kind, keys, listener)
           return gone.length === 0 || c.status() === "closed"
             ? Effect.void
-            : Effect.ignore(c.sendNoReply([verbs[kind].unsub, ...gone]))
+            : Effect.ignore(c.sendNoReply([verbs[kind].unsub, ...gone.map((k) => subs.arg(k))]))
         })
     )
   })
 }
 
-/**
- * A subscriber for one node. The connection opens with the first
- * subscription and lives as long as the scope.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const make = (
+// A subscriber connection opened by the first subscription, once (the
+// permit makes concurrent first subscriptions share it), in `scope`.
+const lazyConnection = (
+  subs: Subscriptions,
   options: RedisConfig.ConnectionOptions,
-  hooks?: Hooks
-): Effect.Effect<PubSub, never, Scope.Scope | Transport> =>
-  Effect.gen(function*() {
-    const scope = yield* Effect.scope
-    const transport = yield* Transport
-    const subs = new Subscriptions(hooks)
+  hooks: Hooks | undefined,
+  scope: Scope.Scope,
+  transport: Transport["Service"]
+): Effect.Effect<{
+  readonly get: Effect.Effect<Connection.Connection>
+  readonly current: () => Connection.Connection | undefined
+}> =>
+  Effect.map(Semaphore.make(1), (lock) => {
     let connection: Connection.Connection | undefined
-    const lock = yield* Semaphore.make(1)
-    // Opened by the first subscription, once (the permit makes concurrent
-    // first subscriptions share it), in this subscriber's scope.
-    const getConnection: Effect.Effect<Connection.Connection> = Semaphore.withPermit(lock)(
+    const get = Semaphore.withPermit(lock)(
       Effect.suspend(() => {
         if (connection !== undefined) return Effect.succeed(connection)
         return Connection.make({ ...options, setInfo: false }, {
           onPush: subs.onPush,
           onConnect: (c) => resubscribe(subs, c),
-          onDisconnect: () => hooks?.onDisconnect?.()
+          onDisconnect: () => hooks?.onDisconnect?.(),
+          pushesAsBytes: subs.binary
         }).pipe(
           Scope.provide(scope),
           Effect.provideService(Transport, transport),
@@ -349,11 +400,39 @@ export const make = (
         )
       })
     )
+    return { get, current: () => connection }
+  })
+
+const isName = (name: unknown): name is string | Uint8Array => typeof name === "string" || name instanceof Uint8Array
+
+/**
+ * A subscriber for one node. The connection opens with the first
+ * subscription and lives as long as the scope; binary subscriptions
+ * (`subscribeBytes`) get a connection of their own, opened with the first
+ * of them, so text subscriptions never pay for bytes and vice versa.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  options: RedisConfig.ConnectionOptions,
+  hooks?: Hooks
+): Effect.Effect<PubSub, never, Scope.Scope | Transport> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const transport = yield* Transport
+    const subs = new Subscriptions(hooks, false)
+    const text = yield* lazyConnection(subs, options, hooks, scope, transport)
+    const binarySubs = new Subscriptions(hooks, true)
+    const binary = yield* lazyConnection(binarySubs, options, hooks, scope, transport)
     return {
-      subscribe: (kind, names) =>
-        subscribeWith(subs, getConnection, kind, names, false) as Stream.Stream<Message, RedisError.RedisError>,
-      subscribeEvents: (kind, names) => subscribeWith(subs, getConnection, kind, names, true),
+      subscribe: (kind, names) => subscribeWith<Message>(subs, text.get, kind, names, false),
+      subscribeEvents: (kind, names) => subscribeWith<Event>(subs, text.get, kind, names, true),
+      subscribeBytes: (kind, names) =>
+        names.every(isName)
+          ? subscribeWith<BinaryMessage>(binarySubs, binary.get, kind, names.map(byteKey), false)
+          : Stream.fail(RedisError.invalidArgument(`${verbs[kind].sub} names must be strings or Uint8Arrays`, verbs[kind].sub)),
       generation: () => subs.generation,
-      status: () => connection?.status() ?? "closed"
+      status: () => text.current()?.status() ?? "closed"
     }
   })

@@ -7,7 +7,8 @@
  * ...) is a thin builder: `redis.get(k)` is `execute(Commands.get(k))`.
  * On top of that it offers what needs more than one command: optimistic
  * `watch` transactions, SCAN families as `Stream`s, Lua scripts by EVALSHA,
- * a distributed lock, pub/sub and MONITOR as `Stream`s.
+ * a distributed lock, pub/sub (text or bytes) and MONITOR as `Stream`s, and
+ * the protocol the connection negotiated.
  *
  * A topology plugs in through a small `Backend` (how to send one command, a
  * pipeline, and how to borrow a dedicated connection); `fromBackend` builds
@@ -38,7 +39,6 @@ import type * as PubSub from "./PubSub.ts"
 import * as RedisError from "./RedisError.ts"
 import type { Arg, RespValue } from "./Resp.ts"
 import * as Script from "./Script.ts"
-import type * as Standalone from "./Standalone.ts"
 import type * as TopologyEvent from "./TopologyEvent.ts"
 import * as Transaction from "./Transaction.ts"
 
@@ -76,6 +76,11 @@ export interface Backend {
   readonly scanStream?: ((options?: Commands.ScanOptions) => Stream.Stream<string, RedisError.RedisError>) | undefined
   /** Topology and connection events (`Redis.events`); none if absent. */
   readonly events?: Stream.Stream<TopologyEvent.TopologyEvent> | undefined
+  /**
+   * The protocol (2 or 3) the handshake settled on, once connected.
+   * Optional: without it `Redis.protocol` fails `NotSupported`.
+   */
+  readonly protocol?: Effect.Effect<2 | 3, RedisError.RedisError> | undefined
   /** Opens a fresh connection for MONITOR (to the node serving no key in particular). */
   readonly monitorConnection: (
     onPush: (value: RespValue) => void
@@ -143,7 +148,11 @@ export interface RedisShape extends Omit<CommandMethods, keyof OverloadedMethods
 export interface ServiceMethods {
   /** Sends any command. Blocking commands get a dedicated connection automatically. */
   readonly execute: <A>(command: Command<A>) => Effect.Effect<A, RedisError.RedisError>
-  /** Sends commands in one round trip (not atomic) and returns their replies; fails with the first failure. */
+  /**
+   * Sends commands in one round trip (not atomic) and returns their
+   * replies; fails with the first failure. Calls made by `Script.command`
+   * that meet NOSCRIPT are replayed as EVAL (after the rest of the pipeline).
+   */
   readonly pipeline: <const C extends ReadonlyArray<Command<any>>>(
     commands: C
   ) => Effect.Effect<Results<C>, RedisError.RedisError>
@@ -155,7 +164,8 @@ export interface ServiceMethods {
    * Runs commands atomically in MULTI/EXEC on a dedicated connection. A
    * command refused at queue time fails it all with `ExecAbort` (nothing
    * ran); in a cluster a refusal by redirect is followed once and, if it
-   * persists, surfaces as `Moved` or `Ask` with outcome `Rejected`.
+   * persists, surfaces as `Moved` or `Ask` with outcome `Rejected`. The
+   * scripts of calls made by `Script.command` are loaded before MULTI.
    */
   readonly transaction: <const C extends ReadonlyArray<Command<any>>>(
     commands: C
@@ -195,7 +205,11 @@ export interface ServiceMethods {
     keys: ReadonlyArray<Arg>,
     args?: ReadonlyArray<Arg>
   ) => Effect.Effect<A, RedisError.RedisError>
-  /** Acquires a lock (`Lock.acquire`: SET NX PX, owner-checked release); released when the scope closes. */
+  /**
+   * Acquires a lock (`Lock.acquire`: SET NX PX, owner-checked release,
+   * `blocking`/`blockingTimeout`/`pollInterval`, `locked`/`owned`/`extend`/
+   * `reacquire`); released when the scope closes.
+   */
   readonly lock: (name: string, options: Lock.LockOptions) => Effect.Effect<Lock.Lock, RedisError.RedisError, Scope.Scope>
   /** Messages published to channels. Resubscribes after a reconnect. */
   readonly subscribe: (
@@ -221,6 +235,27 @@ export interface ServiceMethods {
   readonly ssubscribe: (
     ...channels: ReadonlyArray<string>
   ) => Stream.Stream<PubSub.Message, RedisError.RedisError>
+  /**
+   * `subscribe` with channels and payloads as bytes, for data that is not
+   * UTF-8; names may be given as bytes too. On a subscriber connection of
+   * its own. A topology without binary pub/sub fails it `NotSupported`.
+   */
+  readonly subscribeBytes: (
+    ...channels: ReadonlyArray<string | Uint8Array>
+  ) => Stream.Stream<PubSub.BinaryMessage, RedisError.RedisError>
+  /** `psubscribe` with bytes. */
+  readonly psubscribeBytes: (
+    ...patterns: ReadonlyArray<string | Uint8Array>
+  ) => Stream.Stream<PubSub.BinaryMessage, RedisError.RedisError>
+  /** `ssubscribe` with bytes. */
+  readonly ssubscribeBytes: (
+    ...channels: ReadonlyArray<string | Uint8Array>
+  ) => Stream.Stream<PubSub.BinaryMessage, RedisError.RedisError>
+  /**
+   * The protocol (2 or 3) the connection negotiated: 3 unless the options
+   * asked for 2 or the server refused `HELLO 3`. Waits for the connection.
+   */
+  readonly protocol: Effect.Effect<2 | 3, RedisError.RedisError>
   /** The server's MONITOR feed, on a connection of its own. */
   readonly monitor: Stream.Stream<Monitor.MonitorEvent, RedisError.RedisError>
   /**
@@ -249,16 +284,6 @@ export interface ServiceMethods {
  * @since 0.1.0
  */
 export class Redis extends Context.Service<Redis, RedisShape>()("@redis-effect/redis/Redis") {}
-
-/**
- * Options of a standalone client.
- *
- * @deprecated Use `Standalone.Options`; kept while `Sentinel.Options` still
- * names it here.
- * @category models
- * @since 0.1.0
- */
-export type Options = Standalone.Options
 
 // -----------------------------------------------------------------------------
 // fromBackend
@@ -329,7 +354,9 @@ export const fromBackend = (backend: Backend, middleware?: Middleware.Middleware
         ))
       }
     }
-    return backend.executeAll(commands)
+    // One more step per pipeline (not per command): calls of
+    // `Script.command` that met NOSCRIPT are replayed as EVAL.
+    return Effect.flatMap(backend.executeAll(commands), (exits) => Script.replayNoScript(backend.executeAll, commands, exits))
   }
   const pipelineExits = batchHook === undefined
     ? pipelineExitsDirect
@@ -358,6 +385,10 @@ export const fromBackend = (backend: Backend, middleware?: Middleware.Middleware
     Script.run(execute, script, keys, args)
   const lockRunner: Lock.Runner = { execute, runScript }
 
+  const bytes = (kind: PubSub.Kind, names: ReadonlyArray<string | Uint8Array>) =>
+    backend.pubsub.subscribeBytes?.(kind, names) ??
+      Stream.fail(RedisError.notSupported("binary pub/sub is not supported on this topology yet", "SUBSCRIBE"))
+
   // A backend without gap events still serves the stream, with messages only.
   const withGaps = (kind: PubSub.Kind, names: ReadonlyArray<string>): Stream.Stream<PubSub.Event, RedisError.RedisError> =>
     backend.pubsub.subscribeEvents?.(kind, names) ?? backend.pubsub.subscribe(kind, names)
@@ -381,6 +412,11 @@ export const fromBackend = (backend: Backend, middleware?: Middleware.Middleware
     subscribeWithGaps: (...channels) => withGaps("channel", channels),
     psubscribeWithGaps: (...patterns) => withGaps("pattern", patterns),
     ssubscribeWithGaps: (...channels) => withGaps("shard", channels),
+    subscribeBytes: (...channels) => bytes("channel", channels),
+    psubscribeBytes: (...patterns) => bytes("pattern", patterns),
+    ssubscribeBytes: (...channels) => bytes("shard", channels),
+    protocol: backend.protocol ??
+      Effect.fail(RedisError.notSupported("the negotiated protocol is not reported on this topology yet")),
     monitor: Monitor.stream(backend.monitorConnection),
     pubsubGeneration: Effect.sync(() => backend.pubsub.generation()),
     withConnection: (f) => backend.withDedicated([], f),

@@ -2,9 +2,14 @@
  * Options of a Redis client: where to connect, how to authenticate, and the
  * policies (reconnect, retry, timeouts, offline queue) as `Schedule`s and
  * numbers with exported defaults. Also parses `redis://`, `rediss://` and
- * `unix://` URLs and reads options from `Config` (passwords as `Redacted`).
+ * `unix://` URLs (with their query options: `protocol`, timeouts, `ssl_*`,
+ * `client_name`), reads options from `Config` (passwords as `Redacted`),
+ * and checks every option once, when a layer is built (`validate`), so a
+ * bad value fails with `InvalidArgument` naming it instead of at the first
+ * connect.
  *
- * Pure: nothing here connects. `Connection` and the layers consume these.
+ * Pure: nothing here connects or reads a file (`tls.caFile` is read by the
+ * transport when it dials). `Connection` and the layers consume these.
  *
  * @since 0.1.0
  */
@@ -13,6 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import type { Command } from "./Command.ts"
 import * as RedisError from "./RedisError.ts"
 
 // -----------------------------------------------------------------------------
@@ -55,7 +61,9 @@ export const formatEndpoint = (endpoint: Endpoint): string =>
     : `${endpoint.host}:${endpoint.port}`
 
 /**
- * TLS settings. PEM strings or bytes; the key is `Redacted`.
+ * TLS settings. PEM strings or bytes (the key `Redacted`), or paths to PEM
+ * files that the transport reads on every dial (so a renewed certificate is
+ * picked up by the next reconnect).
  *
  * @category models
  * @since 0.1.0
@@ -64,10 +72,48 @@ export interface TlsOptions {
   readonly ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array> | undefined
   readonly cert?: string | Uint8Array | undefined
   readonly key?: Redacted.Redacted<string | Uint8Array> | undefined
+  /** A PEM file of trusted CAs (redis-py `ssl_ca_certs`); instead of `ca`. */
+  readonly caFile?: string | undefined
+  /** A PEM file of the client certificate (redis-py `ssl_certfile`); instead of `cert`. */
+  readonly certFile?: string | undefined
+  /** A PEM file of the client key (redis-py `ssl_keyfile`); instead of `key`. */
+  readonly keyFile?: string | undefined
+  /** Decrypts an encrypted client key (redis-py `ssl_password`). */
+  readonly passphrase?: Redacted.Redacted<string> | undefined
+  /** The lowest TLS version to accept (redis-py `ssl_min_version`); the platform's default otherwise. */
+  readonly minVersion?: TlsVersion | undefined
+  /** OpenSSL cipher list for TLS 1.2 and below (redis-py `ssl_ciphers`). */
+  readonly ciphers?: string | undefined
   /** Name checked against the certificate and sent as SNI (defaults to the host). */
   readonly servername?: string | undefined
   /** Set to false only for tests: it disables certificate verification. */
   readonly rejectUnauthorized?: boolean | undefined
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"
+
+const TLS_VERSIONS: ReadonlyArray<TlsVersion> = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+
+/**
+ * What a connection's `onConnect` gets: the new session, after the
+ * handshake and before any queued command. `send` writes on that session
+ * directly (the offline queue is not open yet), so `CLIENT TRACKING`,
+ * `CLIENT NO-EVICT` or a `CONFIG`-dependent check run before the first
+ * user command.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConnectSession {
+  readonly endpoint: Endpoint
+  /** The protocol the handshake settled on. */
+  readonly protocol: 2 | 3
+  /** Sends one command on the new session and waits for its reply. */
+  readonly send: <A>(command: Command<A>) => Effect.Effect<A, RedisError.RedisError>
 }
 
 /**
@@ -118,6 +164,18 @@ export interface ConnectionOptions {
   readonly protocol?: 2 | 3 | undefined
   /** Send `CLIENT SETINFO LIB-NAME/LIB-VER` (errors ignored). Default true. */
   readonly setInfo?: boolean | undefined
+  /** The `LIB-NAME` sent with CLIENT SETINFO (default `redis-effect`): printable ASCII, no spaces. */
+  readonly libName?: string | undefined
+  /** The `LIB-VER` sent with CLIENT SETINFO (default this package's version): printable ASCII, no spaces. */
+  readonly libVersion?: string | undefined
+  /**
+   * Runs after every handshake (connect and reconnect), before queued
+   * commands are written (redis-py `redis_connect_func`). Its failure fails
+   * that connect attempt; the reconnect schedule decides what follows. It
+   * counts against `connectTimeout`. Every connection of the client runs it
+   * (shared, dedicated, subscriber, MONITOR).
+   */
+  readonly onConnect?: ((session: ConnectSession) => Effect.Effect<void, RedisError.RedisError>) | undefined
   /** Send `READONLY` after connecting (cluster replicas). */
   readonly readOnly?: boolean | undefined
   readonly connectTimeout?: Duration.Input | undefined
@@ -125,6 +183,10 @@ export interface ConnectionOptions {
   readonly commandTimeout?: Duration.Input | undefined
   /** TCP keepalive initial delay; 0 disables. Default 30 s. */
   readonly keepAlive?: Duration.Input | undefined
+  /** Between unanswered keepalive probes (TCP_KEEPINTVL), whole seconds; the OS default otherwise. */
+  readonly keepAliveInterval?: Duration.Input | undefined
+  /** Unanswered probes before the peer is declared dead (TCP_KEEPCNT), 1–127; the OS default otherwise. */
+  readonly keepAliveCount?: number | undefined
   readonly noDelay?: boolean | undefined
   /** PING an idle connection this often to find dead peers early. Off by default. */
   readonly healthCheckInterval?: Duration.Input | undefined
@@ -202,12 +264,99 @@ export interface UrlOptions {
   readonly database?: number | undefined
   readonly clientName?: string | undefined
   readonly protocol?: 2 | 3 | undefined
+  readonly connectTimeout?: Duration.Duration | undefined
+  readonly commandTimeout?: Duration.Duration | undefined
+  readonly healthCheckInterval?: Duration.Duration | undefined
+}
+
+// A query duration: a number of seconds as redis-py reads them ("5", "0.5"),
+// or with a unit ("500ms", "2s").
+const queryDuration = (text: string): Duration.Duration | undefined => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text)
+  if (m === null) return undefined
+  const n = Number(m[1])
+  return m[2] === "ms" ? Duration.millis(n) : Duration.millis(n * 1000)
+}
+
+// The query names of each option: redis-py's first (what a user coming
+// from it writes), then ours.
+const TIMEOUT_PARAMS = [
+  ["connectTimeout", ["socket_connect_timeout", "connect_timeout", "connectTimeout"]],
+  ["commandTimeout", ["socket_timeout", "command_timeout", "commandTimeout"]],
+  ["healthCheckInterval", ["health_check_interval", "healthCheckInterval"]]
+] as const
+
+const TLS_PARAMS = ["ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_password", "ssl_min_version", "ssl_ciphers"]
+
+type Query = { readonly options: Partial<UrlOptions> } | { readonly error: string }
+
+/** The query options other than credentials and the database. Pure. */
+const queryOptions = (params: URLSearchParams, tlsScheme: boolean): Query => {
+  const out: Record<string, unknown> = {}
+  const protocolParam = params.get("protocol")
+  if (protocolParam !== null) {
+    if (protocolParam !== "2" && protocolParam !== "3") return { error: "protocol must be 2 or 3" }
+    out.protocol = Number(protocolParam)
+  }
+  const clientName = params.get("name") ?? params.get("clientName") ?? params.get("client_name")
+  if (clientName !== null) out.clientName = clientName
+  for (const [option, names] of TIMEOUT_PARAMS) {
+    const name = names.find((n) => params.has(n))
+    if (name === undefined) continue
+    const value = queryDuration(params.get(name)!)
+    if (value === undefined) return { error: `${name} must be a number of seconds (or end in ms or s)` }
+    out[option] = value
+  }
+  const tlsNames = TLS_PARAMS.filter((n) => params.has(n))
+  if (tlsNames.length > 0) {
+    if (!tlsScheme) return { error: `${tlsNames[0]} needs a TLS URL (rediss://)` }
+    const tls = tlsQuery(params)
+    if ("error" in tls) return tls
+    out.tls = tls.tls
+  }
+  return { options: out as Partial<UrlOptions> }
+}
+
+const tlsQuery = (params: URLSearchParams): { readonly tls: TlsOptions } | { readonly error: string } => {
+  const tls: Record<string, unknown> = {}
+  const reqs = params.get("ssl_cert_reqs")
+  if (reqs !== null) {
+    // redis-py: none skips verification; optional and required verify.
+    if (reqs !== "none" && reqs !== "optional" && reqs !== "required") {
+      return { error: "ssl_cert_reqs must be none, optional or required" }
+    }
+    tls.rejectUnauthorized = reqs !== "none"
+  }
+  const copy = [["ssl_ca_certs", "caFile"], ["ssl_certfile", "certFile"], ["ssl_keyfile", "keyFile"], ["ssl_ciphers", "ciphers"]]
+  for (const [param, option] of copy) {
+    const value = params.get(param)
+    if (value === null) continue
+    if (value === "") return { error: `${param} is empty` }
+    tls[option] = value
+  }
+  const password = params.get("ssl_password")
+  if (password !== null) tls.passphrase = Redacted.make(password)
+  const minVersion = params.get("ssl_min_version")
+  if (minVersion !== null) {
+    // redis-py spells them as Python's enum: TLSv1_2.
+    const version = minVersion.replace("_", ".") as TlsVersion
+    if (!TLS_VERSIONS.includes(version)) return { error: `ssl_min_version must be one of ${TLS_VERSIONS.join(", ")}` }
+    tls.minVersion = version
+  }
+  return { tls: tls as TlsOptions }
 }
 
 /**
- * Parses `redis://[user[:password]@]host[:port][/db][?protocol=2&name=x]`,
+ * Parses `redis://[user[:password]@]host[:port][/db][?options]`,
  * `rediss://...` (TLS) and `unix:///path/to.sock?db=1&password=...`.
- * Fails with `InvalidArgument` (the message never repeats the password).
+ * Query options: `protocol` (2 or 3), `name` / `client_name`, `db`,
+ * `username`, `password`; the timeouts `socket_connect_timeout` /
+ * `connect_timeout`, `socket_timeout` / `command_timeout` and
+ * `health_check_interval` (seconds, as redis-py reads them, or ending in
+ * `ms` / `s`); on `rediss://` only, `ssl_cert_reqs`, `ssl_ca_certs`,
+ * `ssl_certfile`, `ssl_keyfile`, `ssl_password`, `ssl_min_version` and
+ * `ssl_ciphers`. Other query parameters are ignored. Fails with
+ * `InvalidArgument` (the message never repeats a password).
  *
  * @category urls
  * @since 0.1.0
@@ -232,15 +381,14 @@ export const parseUrl = (input: string): Effect.Effect<UrlOptions, RedisError.Re
     const username = url.username === "" ? params.get("username") ?? undefined : decode(url.username)
     const rawPassword = url.password === "" ? params.get("password") ?? undefined : decode(url.password)
     const password = rawPassword === undefined ? undefined : Redacted.make(rawPassword)
-    const protocolParam = params.get("protocol")
-    const protocol = protocolParam === "2" ? 2 : protocolParam === "3" ? 3 : undefined
-    if (protocolParam !== null && protocol === undefined) return fail("protocol must be 2 or 3")
-    const clientName = params.get("name") ?? params.get("clientName") ?? undefined
     const parseDb = (s: string | null | undefined): number | undefined | "bad" => {
       if (s === null || s === undefined || s === "") return undefined
       // Decimal digits only: Number() would also take "0x10", "1e1", "+1".
       return /^\d{1,9}$/.test(s) ? Number(s) : "bad"
     }
+    const tlsScheme = url.protocol === "rediss:" || url.protocol === "valkeys:"
+    const query = queryOptions(params, tlsScheme)
+    if ("error" in query) return fail(query.error)
     switch (url.protocol) {
       case "redis:":
       case "rediss:":
@@ -251,15 +399,13 @@ export const parseUrl = (input: string): Effect.Effect<UrlOptions, RedisError.Re
         const db = parseDb(url.pathname.length > 1 ? url.pathname.slice(1) : params.get("db"))
         if (db === "bad") return fail("the database must be a non-negative integer")
         const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
-        const tls = url.protocol === "rediss:" || url.protocol === "valkeys:"
         return Effect.succeed(compact({
+          ...query.options,
           endpoint: tcp(host, port),
-          tls: tls ? {} : undefined,
+          tls: tlsScheme ? query.options.tls ?? {} : undefined,
           username,
           password,
-          database: db,
-          clientName,
-          protocol
+          database: db
         }))
       }
       case "unix:": {
@@ -267,7 +413,7 @@ export const parseUrl = (input: string): Effect.Effect<UrlOptions, RedisError.Re
         if (path === "" || path === "/") return fail("it names no socket path")
         const db = parseDb(params.get("db"))
         if (db === "bad") return fail("the database must be a non-negative integer")
-        return Effect.succeed(compact({ endpoint: unix(path), username, password, database: db, clientName, protocol }))
+        return Effect.succeed(compact({ ...query.options, endpoint: unix(path), username, password, database: db }))
       }
       default:
         return fail(`unsupported scheme ${url.protocol} (use redis://, rediss:// or unix://)`)
@@ -325,8 +471,107 @@ export const resolve = (options: ClientOptions): Effect.Effect<ConnectionOptions
       : typeof password === "string"
       ? Redacted.make(password)
       : password
-    return compact({ ...fromUrl, ...compact(rest), endpoint, password: pw }) as ConnectionOptions
+    // The URL's `ssl_*` parameters and an explicit `tls` add up; explicit fields win.
+    const tls = fromUrl.tls === undefined || rest.tls === undefined ? rest.tls ?? fromUrl.tls : { ...fromUrl.tls, ...rest.tls }
+    return yield* validate(compact({ ...fromUrl, ...compact(rest), endpoint, password: pw, tls }) as ConnectionOptions)
   })
+
+// -----------------------------------------------------------------------------
+// validation
+// -----------------------------------------------------------------------------
+
+const durationOf = (input: Duration.Input): Duration.Duration | undefined => {
+  try {
+    return Duration.fromInputUnsafe(input)
+  } catch {
+    return undefined
+  }
+}
+
+// Redis refuses CLIENT SETINFO values outside '!'..'~' (no spaces or newlines).
+const SETINFO_VALUE = /^[!-~]+$/
+
+/**
+ * What is wrong with the options, as "`name` must ...", or undefined. Pure;
+ * it checks the options added for redis-py parity (and the ones they depend
+ * on), not every field.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const problemOf = (options: ConnectionOptions): string | undefined => {
+  if (options.onConnect !== undefined && typeof options.onConnect !== "function") {
+    return "onConnect must be a function returning an Effect"
+  }
+  for (const name of ["libName", "libVersion"] as const) {
+    const value = options[name]
+    if (value === undefined) continue
+    if (typeof value !== "string" || !SETINFO_VALUE.test(value)) {
+      return `${name} must be printable ASCII without spaces (CLIENT SETINFO refuses anything else)`
+    }
+    if (options.setInfo === false) return `${name} is sent with CLIENT SETINFO, which setInfo: false turns off`
+  }
+  return keepAliveProblem(options) ?? tlsProblem(options.tls)
+}
+
+const keepAliveProblem = (options: ConnectionOptions): string | undefined => {
+  const keepAlive = options.keepAlive === undefined ? undefined : durationOf(options.keepAlive)
+  if (options.keepAlive !== undefined && (keepAlive === undefined || !Duration.isFinite(keepAlive) || Duration.toMillis(keepAlive) < 0)) {
+    return "keepAlive must be a finite, non-negative duration (0 disables keepalive)"
+  }
+  if (options.keepAliveInterval !== undefined) {
+    const interval = durationOf(options.keepAliveInterval)
+    // The socket API counts whole seconds.
+    if (interval === undefined || !Duration.isFinite(interval) || Duration.toMillis(interval) < 1000) {
+      return "keepAliveInterval must be a finite duration of at least 1 second"
+    }
+  }
+  const count = options.keepAliveCount
+  if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > 127)) {
+    return "keepAliveCount must be an integer from 1 to 127"
+  }
+  if ((options.keepAliveInterval !== undefined || count !== undefined) && keepAlive !== undefined && Duration.isZero(keepAlive)) {
+    return "keepAliveInterval and keepAliveCount need keepalive on (keepAlive is 0)"
+  }
+  return undefined
+}
+
+const tlsProblem = (tls: TlsOptions | undefined): string | undefined => {
+  if (tls === undefined) return undefined
+  const pairs = [["ca", "caFile"], ["cert", "certFile"], ["key", "keyFile"]] as const
+  for (const [inline, file] of pairs) {
+    const path = tls[file]
+    if (path === undefined) continue
+    if (typeof path !== "string" || path === "") return `tls.${file} must be a non-empty path`
+    if (tls[inline] !== undefined) return `give tls.${inline} or tls.${file}, not both`
+  }
+  if (tls.passphrase !== undefined && !Redacted.isRedacted(tls.passphrase)) {
+    return "tls.passphrase must be Redacted (Redacted.make(passphrase))"
+  }
+  if (tls.passphrase !== undefined && tls.key === undefined && tls.keyFile === undefined) {
+    return "tls.passphrase decrypts a client key: give tls.key or tls.keyFile"
+  }
+  if (tls.minVersion !== undefined && !TLS_VERSIONS.includes(tls.minVersion)) {
+    return `tls.minVersion must be one of ${TLS_VERSIONS.join(", ")}`
+  }
+  if (tls.ciphers !== undefined && (typeof tls.ciphers !== "string" || tls.ciphers.trim() === "")) {
+    return "tls.ciphers must be a non-empty OpenSSL cipher list"
+  }
+  return undefined
+}
+
+/**
+ * Checks the options (`problemOf`) and returns them, or fails with
+ * `InvalidArgument` naming the option. `resolve` runs it, so every layer
+ * checks its options when it is built.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const validate = (options: ConnectionOptions): Effect.Effect<ConnectionOptions, RedisError.RedisError> => {
+  const problem = problemOf(options)
+  return problem === undefined ? Effect.succeed(options) : Effect.fail(RedisError.invalidArgument(problem))
+}
 
 /**
  * Options read from `Config`: `url` (or `host`/`port`), `username`,

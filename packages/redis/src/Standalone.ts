@@ -8,7 +8,8 @@
  * lifecycle; single commands go through `Delivery.withRetry(…, "server")`;
  * pub/sub has a connection of its own (`PubSub`); MONITOR opens a feed
  * connection per stream; `Redis.fromBackend` builds the service, with the
- * caller-level hooks of the client's middleware.
+ * caller-level hooks of the client's middleware. Its options are checked
+ * (`RedisConfig.resolve`, `Pool.validate`) before anything is opened.
  *
  * It does not follow a failover or a topology change: that is `Sentinel`
  * and `Cluster`.
@@ -59,6 +60,7 @@ export type Options = RedisConfig.ClientOptions & Pool.PoolOptions & {
 export const make = (options: Options): Effect.Effect<Redis.RedisShape, RedisError.RedisError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const resolved = yield* RedisConfig.resolve(options)
+    yield* Pool.validate(options)
     const transport = yield* Transport
     const middleware = yield* Middleware.resolve(options.middleware)
     const registry = yield* NodeRegistry.make((_node, hooks) =>
@@ -74,6 +76,7 @@ export const make = (options: Options): Effect.Effect<Redis.RedisShape, RedisErr
       withDedicated: (_keys, f) => pool.withDedicated(f),
       pubsub,
       events: registry.events.pipe(Stream.map(TopologyEvent.connection)),
+      protocol: Effect.andThen(pool.shared.awaitReady, Effect.sync(() => pool.shared.protocol())),
       monitorConnection: (onPush) => Connection.makeFeed(resolved, onPush).pipe(Effect.provideService(Transport, transport))
     }, middleware)
   })

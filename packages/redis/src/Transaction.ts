@@ -15,6 +15,8 @@
  * `withDedicated` does (a dedicated connection, because MULTI and WATCH are
  * connection state; in a cluster, on the node that owns the keys). The
  * MULTI/EXEC/WATCH command values come from `commands/transactions.ts`.
+ * Calls made by `Script.command` have their scripts loaded (SCRIPT LOAD)
+ * in the same write, before MULTI.
  *
  * @since 0.1.0
  */
@@ -31,6 +33,7 @@ import type * as Redis from "./Redis.ts"
 import * as RedisError from "./RedisError.ts"
 import type { Arg, RespValue } from "./Resp.ts"
 import { RespError } from "./Resp.ts"
+import * as Script from "./Script.ts"
 
 /**
  * The body of an optimistic transaction: it reads through `tx` (on the
@@ -106,15 +109,27 @@ export const runTransaction = <const C extends ReadonlyArray<Command<any>>>(
       return Effect.fail(RedisError.invalidArgument(`${c.name} cannot run inside MULTI`, c.name))
     }
   }
-  const batch = new Array<Command<unknown>>(commands.length + 2)
-  batch[0] = MULTI
+  // Scripts made by `Script.command` are loaded first, in the same write:
+  // inside MULTI a NOSCRIPT would fail its own command and let the others run.
+  const loads = Script.loadsFor(commands)
+  const first = loads.length
+  const batch = new Array<Command<unknown>>(first + commands.length + 2)
+  for (let i = 0; i < first; i++) batch[i] = loads[i]
+  batch[first] = MULTI
   let binary = false
   for (let i = 0; i < commands.length; i++) {
-    batch[i + 1] = asQueued(commands[i])
+    batch[first + i + 1] = asQueued(commands[i])
     if (commands[i].binary) binary = true
   }
-  batch[commands.length + 1] = binary ? EXEC_BYTES : EXEC
-  return Effect.flatMap(connection.sendAll(batch), (exits) => settle(commands, exits))
+  batch[first + commands.length + 1] = binary ? EXEC_BYTES : EXEC
+  return Effect.flatMap(connection.sendAll(batch), (exits) => {
+    if (first === 0) return settle(commands, exits)
+    const settled = settle(commands, exits.slice(first))
+    // A script that did not load (it does not compile) says why better
+    // than the NOSCRIPT its call met inside EXEC.
+    const loadError = RedisError.firstFailure(exits.slice(0, first))
+    return loadError !== undefined && Exit.isFailure(settled) ? Exit.fail(loadError) : settled
+  })
 }
 
 /**

@@ -3,11 +3,15 @@
  * `valkeys://` and `unix://` forms, credentials (percent-encoded, in the
  * authority or the query), the database in the path or `?db=`, IPv6 hosts,
  * default ports, the query options it reads (`protocol`, `name`,
- * `clientName`, `username`, `password`), and the inputs it refuses, with the
+ * `clientName`, `username`, `password`; redis-py's `client_name`, timeouts
+ * and `ssl_*` parameters), and the inputs it refuses, with the
  * `InvalidArgument` it refuses them with. Passwords come back `Redacted` and
- * never appear in an error message or in the printed options.
+ * never appear in an error message or in the printed options. `resolve`
+ * merges the URL's TLS options with explicit ones and validates every
+ * option added for redis-py parity, naming the one at fault.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
@@ -235,5 +239,135 @@ describe("passwords", () => {
         assert.notInclude(text, ENCODED)
       }
     }
+  })
+})
+
+// -----------------------------------------------------------------------------
+// query options (redis-py names): timeouts, client_name, ssl_*
+// -----------------------------------------------------------------------------
+
+describe("parseUrl: query options", () => {
+  const QUERY: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
+    ["redis://h?client_name=app", { endpoint: tcp("h", 6379), clientName: "app" }],
+    ["redis://h?socket_connect_timeout=5", { endpoint: tcp("h", 6379), connectTimeout: Duration.seconds(5) }],
+    ["redis://h?connect_timeout=0.25", { endpoint: tcp("h", 6379), connectTimeout: Duration.millis(250) }],
+    ["redis://h?connectTimeout=750ms", { endpoint: tcp("h", 6379), connectTimeout: Duration.millis(750) }],
+    ["redis://h?socket_timeout=2s", { endpoint: tcp("h", 6379), commandTimeout: Duration.seconds(2) }],
+    ["redis://h?command_timeout=1.5", { endpoint: tcp("h", 6379), commandTimeout: Duration.millis(1500) }],
+    ["redis://h?health_check_interval=30", { endpoint: tcp("h", 6379), healthCheckInterval: Duration.seconds(30) }],
+    [
+      "unix:///tmp/r.sock?protocol=2&socket_timeout=1&client_name=w",
+      { endpoint: unix("/tmp/r.sock"), protocol: 2, commandTimeout: Duration.seconds(1), clientName: "w" }
+    ],
+    ["rediss://h?ssl_cert_reqs=none", { endpoint: tcp("h", 6379), tls: { rejectUnauthorized: false } }],
+    ["rediss://h?ssl_cert_reqs=required", { endpoint: tcp("h", 6379), tls: { rejectUnauthorized: true } }],
+    [
+      "rediss://h?ssl_ca_certs=%2Fetc%2Fca.pem&ssl_certfile=%2Fc.pem&ssl_keyfile=%2Fk.pem",
+      { endpoint: tcp("h", 6379), tls: { caFile: "/etc/ca.pem", certFile: "/c.pem", keyFile: "/k.pem" } }
+    ],
+    ["rediss://h?ssl_min_version=TLSv1_3", { endpoint: tcp("h", 6379), tls: { minVersion: "TLSv1.3" } }],
+    ["rediss://h?ssl_min_version=TLSv1.2", { endpoint: tcp("h", 6379), tls: { minVersion: "TLSv1.2" } }],
+    ["valkeys://h?ssl_ciphers=ECDHE-RSA-AES128-GCM-SHA256", {
+      endpoint: tcp("h", 6379),
+      tls: { ciphers: "ECDHE-RSA-AES128-GCM-SHA256" }
+    }]
+  ]
+  for (const [url, expected] of QUERY) {
+    it(url, () => {
+      assert.deepStrictEqual(parsed(url), expected)
+    })
+  }
+
+  it("ssl_password comes back Redacted as tls.passphrase, and is never printed", () => {
+    const exit = parse(`rediss://h?ssl_keyfile=%2Fk.pem&ssl_password=${ENCODED}`)
+    assert.isTrue(Exit.isSuccess(exit))
+    if (!Exit.isSuccess(exit)) return
+    const passphrase = exit.value.tls?.passphrase
+    assert.isTrue(Redacted.isRedacted(passphrase))
+    assert.strictEqual(Redacted.value(passphrase!), SECRET)
+    assert.notInclude(inspect(exit.value, { depth: 10 }), SECRET)
+  })
+
+  const BAD: ReadonlyArray<readonly [string, string]> = [
+    ["redis://h?socket_timeout=soon", "socket_timeout must be a number of seconds"],
+    ["redis://h?connect_timeout=-1", "connect_timeout must be a number of seconds"],
+    ["redis://h?health_check_interval=1m", "health_check_interval must be a number of seconds"],
+    ["redis://h?ssl_ca_certs=%2Fca.pem", "ssl_ca_certs needs a TLS URL (rediss://)"],
+    ["unix:///tmp/r.sock?ssl_cert_reqs=none", "ssl_cert_reqs needs a TLS URL"],
+    ["rediss://h?ssl_cert_reqs=maybe", "ssl_cert_reqs must be none, optional or required"],
+    ["rediss://h?ssl_min_version=SSLv3", "ssl_min_version must be one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3"],
+    ["rediss://h?ssl_ca_certs=", "ssl_ca_certs is empty"]
+  ]
+  for (const [url, why] of BAD) {
+    it(`refuses ${url}: ${why}`, () => {
+      const error = refused(url)
+      assert.strictEqual(error.reason._tag, "InvalidArgument")
+      assert.include(error.message, why)
+    })
+  }
+
+  it("resolve: the URL's ssl_* and an explicit tls add up, explicit fields winning", () => {
+    const exit = Effect.runSyncExit(RedisConfig.resolve({
+      url: "rediss://h?ssl_ca_certs=%2Fca.pem&ssl_min_version=TLSv1_2",
+      tls: { minVersion: "TLSv1.3", servername: "redis.internal" }
+    }))
+    assert.isTrue(Exit.isSuccess(exit))
+    if (Exit.isSuccess(exit)) {
+      assert.deepStrictEqual(exit.value.tls, { caFile: "/ca.pem", minVersion: "TLSv1.3", servername: "redis.internal" })
+    }
+  })
+
+  it("resolve: explicit timeouts win over the URL's", () => {
+    const exit = Effect.runSyncExit(RedisConfig.resolve({ url: "redis://h?socket_timeout=5", commandTimeout: "1 second" }))
+    assert.isTrue(Exit.isSuccess(exit))
+    if (Exit.isSuccess(exit)) assert.strictEqual(exit.value.commandTimeout, "1 second")
+  })
+})
+
+// -----------------------------------------------------------------------------
+// validation of the options (resolve runs it: every layer checks at build)
+// -----------------------------------------------------------------------------
+
+describe("resolve validates the options, naming the one at fault", () => {
+  const BAD: ReadonlyArray<readonly [string, RedisConfig.ClientOptions, string]> = [
+    ["libName with a space", { libName: "my lib" }, "libName must be printable ASCII"],
+    ["libVersion with a newline", { libVersion: "1\n2" }, "libVersion must be printable ASCII"],
+    ["libName empty", { libName: "" }, "libName must be printable ASCII"],
+    ["libName with setInfo off", { libName: "x", setInfo: false }, "libName is sent with CLIENT SETINFO"],
+    ["onConnect not a function", { onConnect: "yes" as never }, "onConnect must be a function"],
+    ["keepAlive negative", { keepAlive: -1 }, "keepAlive must be a finite, non-negative duration"],
+    ["keepAliveInterval under a second", { keepAliveInterval: "500 millis" }, "keepAliveInterval must be a finite duration of at least 1 second"],
+    ["keepAliveInterval infinite", { keepAliveInterval: "Infinity" }, "keepAliveInterval must be"],
+    ["keepAliveCount 0", { keepAliveCount: 0 }, "keepAliveCount must be an integer from 1 to 127"],
+    ["keepAliveCount 128", { keepAliveCount: 128 }, "keepAliveCount must be an integer from 1 to 127"],
+    ["keepAliveCount 2.5", { keepAliveCount: 2.5 }, "keepAliveCount must be an integer"],
+    ["probes with keepalive off", { keepAlive: 0, keepAliveCount: 3 }, "need keepalive on"],
+    ["tls.ca and tls.caFile", { tls: { ca: "PEM", caFile: "/ca.pem" } }, "give tls.ca or tls.caFile, not both"],
+    ["tls.certFile empty", { tls: { certFile: "" } }, "tls.certFile must be a non-empty path"],
+    ["tls.passphrase as a string", { tls: { keyFile: "/k", passphrase: "x" as never } }, "tls.passphrase must be Redacted"],
+    ["tls.passphrase without a key", { tls: { passphrase: Redacted.make("x") } }, "tls.passphrase decrypts a client key"],
+    ["tls.minVersion unknown", { tls: { minVersion: "TLSv2" as never } }, "tls.minVersion must be one of"],
+    ["tls.ciphers blank", { tls: { ciphers: "  " } }, "tls.ciphers must be a non-empty OpenSSL cipher list"]
+  ]
+  for (const [label, options, why] of BAD) {
+    it(label, () => {
+      const error = RedisError.failureOf(Effect.runSyncExit(RedisConfig.resolve(options)))
+      assert.strictEqual(error?.reason._tag, "InvalidArgument")
+      assert.strictEqual(error?.outcome, "NotSent")
+      assert.include(error?.message, why)
+    })
+  }
+
+  it("accepts the new options when they are right", () => {
+    const exit = Effect.runSyncExit(RedisConfig.resolve({
+      libName: "my-framework(v1)",
+      libVersion: "1.2.3",
+      onConnect: () => Effect.void,
+      keepAlive: "10 seconds",
+      keepAliveInterval: "2 seconds",
+      keepAliveCount: 3,
+      tls: { keyFile: "/k.pem", passphrase: Redacted.make("pw"), minVersion: "TLSv1.2", ciphers: "HIGH", caFile: "/ca.pem" }
+    }))
+    assert.isTrue(Exit.isSuccess(exit), String(RedisError.failureOf(exit)?.message))
   })
 })

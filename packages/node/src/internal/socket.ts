@@ -31,10 +31,12 @@ const closeError = (code: number) => new Socket.SocketError({ reason: new Socket
 
 /** How to dial, and the read side's bound. */
 export interface Options {
-  /** Starts the dial (`net.createConnection` or `tls.connect`). */
+  /** Starts the dial (`net.createConnection` or `tls.connect`); a throw fails the dial. */
   readonly connect: () => Net.Socket | Tls.TLSSocket
   /** The event that says the socket is usable. */
   readonly readyEvent: "connect" | "secureConnect"
+  /** Runs once the socket is usable, before the first read (keepalive probes). */
+  readonly configure?: ((socket: Net.Socket) => void) | undefined
   /** Bounds the dial (TCP connect and, for TLS, the handshake). */
   readonly openTimeoutMs: number
   /** Unread bytes above which the socket is paused. */
@@ -145,7 +147,15 @@ class Inbox {
  */
 const dial = (options: Options, link: Link): Effect.Effect<Inbox, Socket.SocketError> =>
   Effect.callback<Inbox, Socket.SocketError>((resume) => {
-    const c = options.connect()
+    let c: Net.Socket
+    try {
+      c = options.connect()
+    } catch (cause) {
+      // Options Node refuses before dialling: an unreadable CA file, a
+      // wrong key passphrase, an unknown cipher.
+      resume(Effect.fail(openError("Unknown", cause)))
+      return
+    }
     link.conn = c
     let settled = false
     const timer = setTimeout(() => {
@@ -167,6 +177,7 @@ const dial = (options: Options, link: Link): Effect.Effect<Inbox, Socket.SocketE
       settled = true
       clearTimeout(timer)
       c.off("error", onOpenError)
+      options.configure?.(c)
       const inbox = new Inbox(c, options.highWaterMark)
       c.on("data", inbox.onData)
       c.on("end", inbox.onEnd)

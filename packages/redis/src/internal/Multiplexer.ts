@@ -169,6 +169,8 @@ export class Multiplexer {
   private readonly offlineLimit: number
   private readonly onPush: ((value: Resp.RespValue) => void) | undefined
   private readonly onServerPush: ((value: Resp.RespPush) => void) | undefined
+  /** Frames that arrive while no reply is awaited decode bulk strings as bytes (binary pub/sub). */
+  private readonly unsolicitedBinary: boolean
   private readonly later: (f: () => void) => void
   private readonly decoderOptions: Resp.DecoderOptions
 
@@ -208,6 +210,7 @@ export class Multiplexer {
       : 0
     this.onPush = hooks?.onPush
     this.onServerPush = hooks?.onServerPush
+    this.unsolicitedBinary = hooks?.pushesAsBytes === true
     this.later = options.flush === "ioTurn" ? afterIoTurn : queueMicrotask
     this.decoderOptions = decoderOptions(options, transport)
     this.decoder = new Resp.Decoder(this.decoderOptions)
@@ -315,13 +318,15 @@ export class Multiplexer {
   private readonly onChunks = (chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, RedisError.RedisError> => {
     const decoder = this.decoder
     const pending = this.pending
+    // Read once per batch: per reply the test below costs what `&&` did.
+    const unsolicitedBinary = this.unsolicitedBinary
     try {
       for (let i = 0; i < chunks.length; i++) {
         const chunk = chunks[i]
         decoder.feed(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
         while (true) {
           const head = pending.peek()
-          const value = decoder.next(head !== undefined && head.command.binary)
+          const value = decoder.next(head !== undefined ? head.command.binary : unsolicitedBinary)
           if (value === Resp.Incomplete) break
           this.dispatch(value)
         }

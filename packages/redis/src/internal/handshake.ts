@@ -3,9 +3,11 @@
  * credentials (a provider runs each time, so a rotated password works after
  * a reconnect), `HELLO 3` with AUTH and SETNAME, the fall back to RESP2
  * (`AUTH`, `CLIENT SETNAME`) for servers before 6.0 or that refuse RESP3,
- * then `SELECT`, `READONLY` and `CLIENT SETINFO` in one write. The whole of
- * it is bounded by `connectTimeout`: a peer that accepts the TCP connection
- * but never answers HELLO must not hang the connect.
+ * then `SELECT`, `READONLY` and `CLIENT SETINFO` (with the user's
+ * `libName`/`libVersion`, or ours) in one write, then the user's
+ * `onConnect`. The whole of it is bounded by `connectTimeout`: a peer that
+ * accepts the TCP connection but never answers HELLO must not hang the
+ * connect.
  *
  * It does not touch a socket: it runs over an `Exchange` the connection
  * gives it (commands out in one write, replies back in order). It does not
@@ -101,8 +103,23 @@ const steps = (options: RedisConfig.ConnectionOptions, exchange: Exchange): Effe
     }
     // HELLO named the connection when it succeeded.
     yield* setup(options, exchange, protocol === 3)
+    if (options.onConnect !== undefined) yield* options.onConnect(session(options, exchange, protocol))
     return protocol
   })
+
+// What the user's onConnect sends with: the handshake's own write path.
+const session = (
+  options: RedisConfig.ConnectionOptions,
+  exchange: Exchange,
+  protocol: 2 | 3
+): RedisConfig.ConnectSession => ({
+  endpoint: options.endpoint,
+  protocol,
+  send: <A>(command: Command<A>) =>
+    command.invalid !== undefined
+      ? Effect.fail(RedisError.invalidArgument(command.invalid, command.name))
+      : Effect.flatMap(exchange([command]), (replies) => replies[0] as Exit.Exit<A, RedisError.RedisError>)
+})
 
 const credentials = (options: RedisConfig.ConnectionOptions): Effect.Effect<
   { readonly username?: string | undefined; readonly password?: Redacted.Redacted<string> | undefined },
@@ -132,8 +149,8 @@ const setup = (
   if (options.readOnly === true) required.push(command(["READONLY"]))
   const all = options.setInfo === false ? required : [
     ...required,
-    command(["CLIENT", "SETINFO", "LIB-NAME", LIB_NAME]),
-    command(["CLIENT", "SETINFO", "LIB-VER", LIB_VERSION])
+    command(["CLIENT", "SETINFO", "LIB-NAME", options.libName ?? LIB_NAME]),
+    command(["CLIENT", "SETINFO", "LIB-VER", options.libVersion ?? LIB_VERSION])
   ]
   if (all.length === 0) return Effect.void
   return Effect.flatMap(exchange(all), (replies) => {
