@@ -32,12 +32,16 @@
  * that still owns slots, an unknown node) fails with `InvalidArgument` before
  * anything changes; a cluster with problems fails with `ClusterCheckFailed`.
  *
- * **Not supported** (no entry point here): `fix`, `import`, `call`,
- * `set-timeout`, `backup`, `info` (use `check`'s report), redis-cli's
- * `--cluster-search-multiple-owners`, `--cluster-fix-with-unreachable-masters`,
- * `--cluster-only-masters` / `--cluster-only-replicas`, `--cluster-copy`
- * and cold migration (`--cluster-cold`), and removing a node that cannot be
- * reached (use `CLUSTER FORGET` by hand on every node).
+ * - `info`, `call`, `setTimeout`: keys/slots/replicas per primary; one
+ *   command on every node; `cluster-node-timeout` everywhere (with `CONFIG
+ *   REWRITE`).
+ * - `fix`: closes open slots (finishing or rolling back a half-done
+ *   migration as redis-cli decides), covers uncovered slots and, on request,
+ *   slots with several owners.
+ * - `progress`: any operation taking `onProgress` as a `Stream`.
+ *
+ * **Not supported** (no entry point here): `import`, `backup`,
+ * `--cluster-copy` and cold migration (`--cluster-cold`).
  *
  * **Gotchas**
  *
@@ -55,26 +59,48 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
-import * as Addr from "@redis-effect/redis/Address"
-import type { Command } from "@redis-effect/redis/Command"
+import type * as Stream from "effect/Stream"
+import type * as RedisConfig from "@redis-effect/redis/RedisConfig"
 import * as Cmd from "@redis-effect/redis/Command"
-import * as Connection from "@redis-effect/redis/Connection"
-import * as Plan from "./internal/plan.ts"
-import * as RedisConfig from "@redis-effect/redis/RedisConfig"
 import * as RedisError from "@redis-effect/redis/RedisError"
-import type { Arg } from "@redis-effect/redis/Resp"
 import { Transport } from "@redis-effect/redis/Transport"
+import {
+  awaitMoved,
+  moveContext,
+  moveSlot,
+  primaryNamed,
+} from "./internal/move.ts"
+import * as Inspect from "./internal/inspect.ts"
+import * as Plan from "./internal/plan.ts"
+import * as Repair from "./internal/repair.ts"
+import * as ProgressModule from "./internal/progress.ts"
+import * as S from "./internal/session.ts"
+import {
+  addressOf,
+  checkFailed,
+  cluster,
+  clusterInfo,
+  clusterNodes,
+  converge,
+  dbsize,
+  describeNode,
+  findNode,
+  invalid,
+  isReply,
+  normalize,
+  openSession,
+  parseAddress,
+  probeEmpty,
+  problemsAbout,
+  replicaProblems,
+  replicate,
+  survey,
+  viewOf,
+} from "./internal/session.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -183,6 +209,8 @@ export interface MoveOptions {
    * move with a `BUSYKEY` reply error.
    */
   readonly replace?: boolean | undefined
+  /** Called after each batch of keys and each slot moved (see `progress` for a `Stream`). */
+  readonly onProgress?: OnProgress | undefined
 }
 
 /**
@@ -276,6 +304,12 @@ export interface AddNodeOptions extends AdminOptions {
   readonly existing: string
   /** Make the new node a replica of this primary (id or `host:port`); otherwise it joins as an empty primary. */
   readonly replicaOf?: string | undefined
+  /**
+   * Join as a replica of the primary (holding slots) with the fewest replicas
+   * when `replicaOf` is not given (redis-cli's `--cluster-slave` without
+   * `--cluster-master-id`).
+   */
+  readonly asReplica?: boolean | undefined
 }
 
 /**
@@ -299,6 +333,8 @@ export interface RemoveNodeOptions extends AdminOptions {
   readonly node: string
   /** Another node of the cluster. */
   readonly existing: string
+  /** Shut the removed node down (`SHUTDOWN NOSAVE`) once it has left; ignored for an unreachable node. */
+  readonly shutdown?: boolean | undefined
 }
 
 /**
@@ -308,9 +344,36 @@ export interface RemoveNodeOptions extends AdminOptions {
 export interface RemovedNode {
   readonly id: string
   readonly address: string
+  /** The node could not be reached: it was only forgotten (no `CLUSTER RESET`, no shutdown). */
+  readonly unreachable: boolean
   /** Replicas of a removed primary, moved to the primary with the fewest replicas (as redis-cli does). */
   readonly reassigned: ReadonlyArray<{ readonly id: string; readonly primaryId: string }>
 }
+
+/**
+ * Progress of long work: `done` of `total` units (slots, keys or nodes),
+ * keys moved so far, rates since the start, and what is happening now.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Progress = ProgressModule.Progress
+
+/**
+ * A progress callback, for the operations that take `onProgress`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type OnProgress = ProgressModule.OnProgress
+
+/**
+ * The last event of a `progress` stream: the operation's result.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Done<A> = ProgressModule.Done<A>
 
 // -----------------------------------------------------------------------------
 // defaults
@@ -322,13 +385,13 @@ export interface RemovedNode {
  * @category defaults
  * @since 0.1.0
  */
-export const defaultTimeout: Duration.Duration = Duration.seconds(60)
+export const defaultTimeout: Duration.Duration = S.defaultTimeout
 
 /**
  * @category defaults
  * @since 0.1.0
  */
-export const defaultPollInterval: Duration.Duration = Duration.millis(100)
+export const defaultPollInterval: Duration.Duration = S.defaultPollInterval
 
 /**
  * Keys per `MIGRATE` (redis-cli's `CLUSTER_MANAGER_MIGRATE_PIPELINE`).
@@ -336,7 +399,7 @@ export const defaultPollInterval: Duration.Duration = Duration.millis(100)
  * @category defaults
  * @since 0.1.0
  */
-export const defaultPipeline = 10
+export const defaultPipeline: number = S.defaultPipeline
 
 /**
  * redis-cli's `CLUSTER_MANAGER_MIGRATE_TIMEOUT`.
@@ -344,7 +407,7 @@ export const defaultPipeline = 10
  * @category defaults
  * @since 0.1.0
  */
-export const defaultMigrateTimeout: Duration.Duration = Duration.seconds(60)
+export const defaultMigrateTimeout: Duration.Duration = S.defaultMigrateTimeout
 
 /**
  * Percent a primary may be off its target before `rebalance` moves anything
@@ -353,7 +416,7 @@ export const defaultMigrateTimeout: Duration.Duration = Duration.seconds(60)
  * @category defaults
  * @since 0.1.0
  */
-export const defaultThreshold = 2
+export const defaultThreshold: number = S.defaultThreshold
 
 // -----------------------------------------------------------------------------
 // pure helpers, public
@@ -385,340 +448,18 @@ export const splitSlots: (primaries: number) => Array<readonly [number, number]>
  */
 export const planRebalance = Plan.planRebalance
 
-// -----------------------------------------------------------------------------
-// internals: errors
-// -----------------------------------------------------------------------------
-
-const invalid = (op: string, message: string) => Effect.fail(RedisError.invalidArgument(`${op}: ${message}`))
-
-const checkFailed = (op: string, report: CheckReport) =>
-  Effect.fail(RedisError.make(
-    new RedisError.ClusterCheckFailed({
-      message: `${op}: ${report.problems.length} problem(s) in the cluster seen from ${report.seed}: ${
-        report.problems.slice(0, 3).map((p) => p.message).join("; ")
-      }${report.problems.length > 3 ? "; ..." : ""}`,
-      problems: report.problems.map((p) => p.message)
-    }),
-    "NotSent"
-  ))
-
-/** Names the node in the error's message, once (connection errors only carry it in a field). */
-const atNode = (address: string) => (error: RedisError.RedisError): RedisError.RedisError => {
-  const r = error.reason
-  const say = (message: string) => (message.includes(address) ? message : `${address}: ${message}`)
-  let reason: RedisError.RedisErrorReason
-  switch (r._tag) {
-    case "ReplyError":
-      reason = new RedisError.ReplyError({ code: r.code, message: say(r.message) })
-      break
-    case "AuthError":
-      reason = new RedisError.AuthError({ message: say(r.message) })
-      break
-    case "ProtocolError":
-      reason = new RedisError.ProtocolError({ message: say(r.message) })
-      break
-    case "Timeout":
-      reason = new RedisError.Timeout({ message: say(r.message), millis: r.millis })
-      break
-    case "ConnectionError":
-      reason = new RedisError.ConnectionError(
-        r.cause === undefined
-          ? { message: say(r.message), address: r.address ?? address }
-          : { message: say(r.message), address: r.address ?? address, cause: r.cause }
-      )
-      break
-    default:
-      return error
-  }
-  return RedisError.make(reason, error.outcome, error.command)
-}
-
-/** `atNode`, and a plain server asked a cluster question is bad input, not a server failure. */
-const explain = (address: string) => (error: RedisError.RedisError): RedisError.RedisError =>
-  isReply(error, /cluster support disabled/i)
-    ? RedisError.invalidArgument(`${address} is not cluster-enabled (start it with cluster-enabled yes)`)
-    : atNode(address)(error)
-
-const errorOf = (exit: Exit.Exit<unknown, RedisError.RedisError>): RedisError.RedisError | undefined => {
-  if (Exit.isSuccess(exit)) return undefined
-  const found = Cause.findErrorOption(exit.cause)
-  return found._tag === "Some" ? found.value : undefined
-}
-
-const isReply = (error: RedisError.RedisError, pattern: RegExp): boolean =>
-  error.reason._tag === "ReplyError" && pattern.test(`${error.reason.code} ${error.reason.message}`)
-
-// -----------------------------------------------------------------------------
-// internals: commands
-// -----------------------------------------------------------------------------
-
-const parseInfo = (text: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const line of text.split(/\r?\n/)) {
-    const colon = line.indexOf(":")
-    if (colon > 0 && !line.startsWith("#")) out[line.slice(0, colon)] = line.slice(colon + 1).trim()
-  }
-  return out
-}
-
-const cluster = <A>(decode: Cmd.Decoder<A>, ...args: ReadonlyArray<Arg>): Command<A> =>
-  Cmd.unsafeMake("CLUSTER", ["CLUSTER", ...args], [], Cmd.Flags.NO_KEYS, decode)
-
-const clusterNodes = cluster((r) => Plan.parseClusterNodes(Cmd.Reply.string(r)), "NODES")
-const clusterInfo = cluster((r) => parseInfo(Cmd.Reply.string(r)), "INFO")
-const infoKeyspace = Cmd.unsafeMake("INFO", ["INFO", "keyspace"], [], Cmd.Flags.NO_KEYS, (r) => parseInfo(Cmd.Reply.string(r)))
-const dbsize = Cmd.unsafeMake("DBSIZE", ["DBSIZE"], [], Cmd.Flags.NO_KEYS, Cmd.Reply.integer)
-const asking = Cmd.unsafeMake("ASKING", ["ASKING"], [], Cmd.Flags.NO_KEYS, Cmd.Reply.ok)
-const setslot = (slot: number, state: "IMPORTING" | "MIGRATING" | "NODE", id: string) =>
-  cluster(Cmd.Reply.ok, "SETSLOT", slot, state, id)
-const getKeysInSlot = (slot: number, count: number) =>
-  Cmd.unsafeMake("CLUSTER", ["CLUSTER", "GETKEYSINSLOT", slot, count], [], Cmd.Flags.NO_KEYS, Cmd.Reply.array(Cmd.Reply.bytes), true)
-const dump = (key: Uint8Array) =>
-  Cmd.unsafeMake("DUMP", ["DUMP", key], [key], Cmd.Flags.READONLY, Cmd.Reply.optionalBytes, true)
-
-const keyText = (key: Uint8Array) => new TextDecoder().decode(key)
-
-// -----------------------------------------------------------------------------
-// internals: addresses
-// -----------------------------------------------------------------------------
-
-type Address = Addr.Address
-
-// Admin input is "host:port" only: no default port.
-const parseAddress = (input: string): Address | undefined => Addr.parse(input)
-
-const normalize = (input: string): string | undefined => {
-  const a = parseAddress(input)
-  return a === undefined ? undefined : Plan.formatAddress(a.host, a.port)
-}
-
-/** The address to dial for an entry; a node that has not learnt its own IP answers on the address we used. */
-const addressOf = (entry: NodeEntry, fallback: string): string =>
-  entry.host === "" ? fallback : Plan.formatAddress(entry.host, entry.port)
-
-/** A member named by `host:port` or by id, in `nodes` as `seed` reports them. */
-const findNode = (nodes: ReadonlyArray<NodeEntry>, ref: string, seed: string): NodeEntry | undefined => {
-  const address = normalize(ref)
-  if (address !== undefined) return nodes.find((e) => !Plan.isUnsettled(e) && addressOf(e, seed) === address)
-  return nodes.find((e) => e.id === ref)
-}
-
-const describeNode = (entry: NodeEntry, seed: string) => `${addressOf(entry, seed)} (${entry.id.slice(0, 8)})`
-
-// -----------------------------------------------------------------------------
-// internals: a session of connections
-// -----------------------------------------------------------------------------
-
-interface Session {
-  readonly send: <A>(address: string, command: Command<A>) => Effect.Effect<A, RedisError.RedisError>
-  readonly sendAll: (
-    address: string,
-    commands: ReadonlyArray<Command<unknown>>
-  ) => Effect.Effect<Array<Exit.Exit<unknown, RedisError.RedisError>>, RedisError.RedisError>
-  /** `AUTH`/`AUTH2` arguments for `MIGRATE`, from the connection template. */
-  readonly migrateAuth: Effect.Effect<ReadonlyArray<string>, RedisError.RedisError>
-  readonly timeout: Duration.Duration
-  readonly poll: Duration.Duration
-}
-
-const noReconnect = Schedule.recurs(0).pipe(Schedule.setInputType<RedisError.RedisError>())
-
 /**
- * One connection per node, opened on first use and closed with the
- * operation's scope. No reconnect schedule and no offline queue: an
- * administrative step against a node that is down must fail, not wait.
+ * Runs an operation that takes `onProgress` as a `Stream` of its progress
+ * events, ending with `Done` and the result (failing with its error):
+ * `ClusterAdmin.progress((onProgress) => ClusterAdmin.reshard({ ...options, onProgress }))`.
+ * A slow consumer sees fewer intermediate events, never a slower operation.
+ *
+ * @category progress
+ * @since 0.1.0
  */
-const openSession = (options: AdminOptions): Effect.Effect<Session, RedisError.RedisError, Scope.Scope | Transport> =>
-  Effect.gen(function*() {
-    const transport = yield* Transport
-    const scope = yield* Effect.scope
-    const template = yield* RedisConfig.resolve({ ...(options.connection ?? {}), host: "127.0.0.1", port: 6379 })
-    const connections = new Map<string, Connection.Connection>()
-
-    const connect = (address: string): Effect.Effect<Connection.Connection, RedisError.RedisError> =>
-      Effect.suspend(() => {
-        const existing = connections.get(address)
-        if (existing !== undefined && existing.status() === "ready") return Effect.succeed(existing)
-        const parsed = parseAddress(address)
-        if (parsed === undefined) return Effect.fail(RedisError.invalidArgument(`invalid node address ${JSON.stringify(address)} (want host:port)`))
-        return Effect.gen(function*() {
-          const connectionScope = yield* Scope.fork(scope)
-          const connection = yield* Connection.make({
-            ...template,
-            endpoint: RedisConfig.tcp(parsed.host, parsed.port),
-            offline: { _tag: "fail" },
-            reconnect: noReconnect,
-            readOnly: false,
-            setInfo: false,
-            clientName: template.clientName ?? "redis-effect-cluster-admin"
-          }).pipe(Scope.provide(connectionScope), Effect.provideService(Transport, transport))
-          const ready = yield* Effect.exit(connection.awaitReady)
-          const error = errorOf(ready)
-          if (error !== undefined || Exit.isFailure(ready)) {
-            yield* Scope.close(connectionScope, Exit.void)
-            return yield* Effect.fail(
-              error ?? RedisError.make(new RedisError.ConnectionError({ message: "connect interrupted", address }), "NotSent")
-            )
-          }
-          connections.set(address, connection)
-          return connection
-        })
-      })
-
-    const send = <A>(address: string, command: Command<A>): Effect.Effect<A, RedisError.RedisError> =>
-      Effect.mapError(Effect.flatMap(connect(address), (c) => c.send(command)), explain(address))
-
-    const sendAll = (address: string, commands: ReadonlyArray<Command<unknown>>) =>
-      Effect.mapError(Effect.flatMap(connect(address), (c) => c.sendAll(commands)), explain(address))
-
-    const migrateAuth: Effect.Effect<ReadonlyArray<string>, RedisError.RedisError> = Effect.gen(function*() {
-      let username = template.username
-      let password = template.password
-      if (template.credentials !== undefined) {
-        const creds = yield* template.credentials
-        username = creds.username
-        password = creds.password
-      }
-      if (password === undefined) return []
-      return username === undefined || username === "default"
-        ? ["AUTH", Redacted.value(password)]
-        : ["AUTH2", username, Redacted.value(password)]
-    })
-
-    return {
-      send,
-      sendAll,
-      migrateAuth,
-      timeout: Duration.fromInputUnsafe(options.timeout ?? defaultTimeout),
-      poll: Duration.fromInputUnsafe(options.pollInterval ?? defaultPollInterval)
-    }
-  })
-
-/**
- * Polls `probe` until it finds nothing wrong, for up to the session's
- * timeout. A probe that fails counts as "not yet" (a node may be busy
- * applying a change); its error is part of the timeout message.
- */
-const converge = (
-  session: Session,
-  what: string,
-  probe: Effect.Effect<ReadonlyArray<string>, RedisError.RedisError>
-): Effect.Effect<void, RedisError.RedisError> =>
-  Effect.gen(function*() {
-    const limit = Duration.toMillis(session.timeout)
-    const started = yield* Clock.currentTimeMillis
-    while (true) {
-      const outcome = yield* Effect.result(probe)
-      const problems = outcome._tag === "Success" ? outcome.success : [outcome.failure.message]
-      if (problems.length === 0) return
-      const elapsed = (yield* Clock.currentTimeMillis) - started
-      if (elapsed >= limit) {
-        return yield* Effect.fail(RedisError.make(
-          new RedisError.Timeout({
-            message: `${what}: the cluster did not converge within ${limit} ms: ${problems.slice(0, 5).join("; ")}${
-              problems.length > 5 ? "; ..." : ""
-            }`,
-            millis: limit
-          }),
-          "Unknown"
-        ))
-      }
-      yield* Effect.sleep(session.poll)
-    }
-  })
-
-// -----------------------------------------------------------------------------
-// internals: surveying the cluster
-// -----------------------------------------------------------------------------
-
-interface Survey {
-  readonly report: CheckReport
-  readonly views: ReadonlyArray<Plan.NodeView>
-}
-
-const viewOf = (session: Session, address: string): Effect.Effect<Plan.NodeView> =>
-  Effect.match(
-    Effect.all([session.send(address, clusterNodes), session.send(address, clusterInfo)], { concurrency: 2 }),
-    {
-      onFailure: (error): Plan.NodeView => ({ _tag: "Unreachable", address, message: error.message }),
-      onSuccess: ([nodes, info]): Plan.NodeView => ({
-        _tag: "Answered",
-        address,
-        nodes,
-        clusterState: info.cluster_state ?? "unknown"
-      })
-    }
-  )
-
-/** The seed must answer; every node it lists (but those flagged `fail`) is asked too. */
-const survey = (session: Session, seed: string): Effect.Effect<Survey, RedisError.RedisError> =>
-  Effect.gen(function*() {
-    const [nodes, info] = yield* Effect.all([session.send(seed, clusterNodes), session.send(seed, clusterInfo)], {
-      concurrency: 2
-    })
-    const others = nodes
-      .filter((e) => !e.myself && !Plan.isUnsettled(e) && Plan.failureFlag(e) !== "fail")
-      .map((e) => addressOf(e, seed))
-    const views = yield* Effect.forEach(others, (a) => viewOf(session, a), { concurrency: 8 })
-    const all: Array<Plan.NodeView> = [
-      { _tag: "Answered", address: seed, nodes, clusterState: info.cluster_state ?? "unknown" },
-      ...views
-    ]
-    return { report: Plan.buildReport(seed, all), views: all }
-  })
-
-/** Why `node` cannot join a cluster, if anything: cluster-enabled, alone, no slots, no keys. */
-const probeEmpty = (session: Session, op: string, address: string) =>
-  Effect.gen(function*() {
-    const info = yield* session.send(address, clusterInfo)
-    const keyspace = yield* session.send(address, infoKeyspace)
-    const nodes = yield* session.send(address, clusterNodes)
-    const self = nodes.find((e) => e.myself)
-    if (self === undefined) return yield* invalid(op, `${address}: CLUSTER NODES has no myself line`)
-    const reasons: Array<string> = []
-    const known = Number(info.cluster_known_nodes ?? nodes.length)
-    if (known !== 1) reasons.push(`it already knows ${known - 1} other node(s) (it is part of a cluster)`)
-    const assigned = Number(info.cluster_slots_assigned ?? 0)
-    if (assigned !== 0) reasons.push(`it already serves ${assigned} slots`)
-    const keys = Object.entries(keyspace)
-      .filter(([k]) => /^db\d+$/.test(k))
-      .reduce((n, [, v]) => n + Number(/keys=(\d+)/.exec(v)?.[1] ?? 0), 0)
-    if (keys > 0) reasons.push(`it holds ${keys} keys`)
-    if (reasons.length > 0) return yield* invalid(op, `${address} is not an empty node: ${reasons.join("; ")}`)
-    return self
-  })
-
-/** `CLUSTER REPLICATE` right after a MEET can meet a node that has not learnt the primary yet. */
-const replicate = (session: Session, address: string, primaryId: string) =>
-  Effect.retry(session.send(address, cluster(Cmd.Reply.ok, "REPLICATE", primaryId)), {
-    schedule: Schedule.spaced(session.poll),
-    times: 50,
-    while: (e) => isReply(e, /unknown node|not a master|only replicate a master/i)
-  })
-
-/** The problems of a report that concern one node (it disagrees, it is not `ok`, it cannot be reached). */
-const problemsAbout = (report: CheckReport, address: string): Array<string> =>
-  report.problems
-    .filter((p) => "address" in p && p.address === address && p._tag !== "OpenSlot")
-    .map((p) => p.message)
-
-/** Each view must list `replica` as a replica of `primaryId`. */
-const replicaProblems = (
-  views: ReadonlyArray<Plan.NodeView>,
-  replicas: ReadonlyArray<{ readonly id: string; readonly primaryId: string }>
-): Array<string> => {
-  const out: Array<string> = []
-  for (const v of views) {
-    if (v._tag !== "Answered") continue
-    for (const r of replicas) {
-      const entry = v.nodes.find((e) => e.id === r.id)
-      if (entry === undefined || entry.role !== "replica" || entry.primaryId !== r.primaryId) {
-        out.push(`${v.address} does not see ${r.id.slice(0, 8)} as a replica of ${r.primaryId.slice(0, 8)} yet`)
-      }
-    }
-  }
-  return out
-}
+export const progress: <A, E, R>(
+  run: (onProgress: OnProgress) => Effect.Effect<A, E, R>
+) => Stream.Stream<Progress | Done<A>, E, R> = ProgressModule.stream
 
 // -----------------------------------------------------------------------------
 // check
@@ -876,196 +617,6 @@ export const create = (options: CreateOptions): Effect.Effect<CheckReport, Redis
   }))
 
 // -----------------------------------------------------------------------------
-// moving slots
-// -----------------------------------------------------------------------------
-
-interface MoveContext {
-  readonly session: Session
-  readonly seed: string
-  readonly op: string
-  /** Every primary in the cluster (they all hear `SETSLOT NODE`). */
-  readonly primaries: ReadonlyArray<NodeEntry>
-  readonly pipeline: number
-  readonly migrateTimeoutMs: number
-  readonly replace: boolean
-  readonly auth: ReadonlyArray<string>
-}
-
-const moveContext = (
-  session: Session,
-  seed: string,
-  op: string,
-  report: CheckReport,
-  options: MoveOptions
-): Effect.Effect<MoveContext, RedisError.RedisError> =>
-  Effect.gen(function*() {
-    const pipeline = options.pipeline ?? defaultPipeline
-    if (!Number.isInteger(pipeline) || pipeline < 1) return yield* invalid(op, `pipeline must be a positive integer, got ${pipeline}`)
-    return {
-      session,
-      seed,
-      op,
-      primaries: report.nodes.filter((e) => e.role === "primary" && Plan.failureFlag(e) === undefined),
-      pipeline,
-      migrateTimeoutMs: Duration.toMillis(Duration.fromInputUnsafe(options.migrateTimeout ?? defaultMigrateTimeout)),
-      replace: options.replace === true,
-      auth: yield* session.migrateAuth
-    }
-  })
-
-/** A source that has just given away its last slot may have turned into a replica (cluster-allow-replica-migration). */
-const unlessReplica = (effect: Effect.Effect<void, RedisError.RedisError>) =>
-  Effect.catch(effect, (e) => (isReply(e, /only with masters|I'm a replica/i) ? Effect.void : Effect.fail(e)))
-
-const migrate = (ctx: MoveContext, source: string, target: NodeEntry, keys: ReadonlyArray<Uint8Array>, replace: boolean) =>
-  ctx.session.send(
-    source,
-    Cmd.unsafeMake(
-      "MIGRATE",
-      [
-        "MIGRATE",
-        target.host,
-        target.port,
-        "",
-        0,
-        ctx.migrateTimeoutMs,
-        ...(replace ? ["REPLACE"] : []),
-        ...ctx.auth,
-        "KEYS",
-        ...keys
-      ],
-      [],
-      Cmd.Flags.WRITE | Cmd.Flags.NO_KEYS,
-      Cmd.Reply.string
-    )
-  )
-
-/**
- * `BUSYKEY` without `replace`, as redis-cli handles it: keys whose value is
- * the same on both sides (same `DUMP` payload; the target is read with
- * `ASKING`, since it is importing the slot) are migrated again with
- * `REPLACE`; any key with a different value stops the move.
- */
-const resolveBusyKeys = (
-  ctx: MoveContext,
-  source: string,
-  target: NodeEntry,
-  keys: ReadonlyArray<Uint8Array>,
-  slot: number,
-  busy: RedisError.RedisError
-) =>
-  Effect.gen(function*() {
-    const targetAddress = addressOf(target, ctx.seed)
-    const here = yield* ctx.session.sendAll(source, keys.map(dump))
-    const left: Array<{ key: Uint8Array; payload: Uint8Array }> = []
-    for (let i = 0; i < keys.length; i++) {
-      const exit = here[i]!
-      if (Exit.isFailure(exit)) return yield* Effect.fail(errorOf(exit) ?? busy)
-      const payload = exit.value as Option.Option<Uint8Array>
-      if (Option.isSome(payload)) left.push({ key: keys[i]!, payload: payload.value })
-    }
-    const there = yield* ctx.session.sendAll(targetAddress, left.flatMap(({ key }) => [asking, dump(key)]))
-    const differing: Array<string> = []
-    for (let i = 0; i < left.length; i++) {
-      const exit = there[2 * i + 1]!
-      if (Exit.isFailure(exit)) return yield* Effect.fail(errorOf(exit) ?? busy)
-      const payload = exit.value as Option.Option<Uint8Array>
-      const same = Option.isSome(payload) && payload.value.length === left[i]!.payload.length &&
-        payload.value.every((b, j) => b === left[i]!.payload[j])
-      if (!same) differing.push(keyText(left[i]!.key))
-    }
-    if (differing.length > 0) {
-      return yield* Effect.fail(RedisError.make(
-        new RedisError.ReplyError({
-          code: "BUSYKEY",
-          message: `${ctx.op}: BUSYKEY in slot ${slot}: ${differing.length} key(s) exist on both ${source} and ${targetAddress} with different values (${
-            differing.slice(0, 5).map((k) => JSON.stringify(k)).join(", ")
-          }${differing.length > 5 ? ", ..." : ""}); fix them by hand or pass replace: true to overwrite the target's. The slot stays open.`
-        }),
-        "Rejected",
-        "MIGRATE"
-      ))
-    }
-    if (left.length > 0) {
-      yield* migrate(ctx, source, target, left.map((l) => l.key), true)
-    }
-  })
-
-const migrateKeys = (ctx: MoveContext, source: string, target: NodeEntry, slot: number) =>
-  Effect.gen(function*() {
-    let moved = 0
-    while (true) {
-      const keys = yield* ctx.session.send(source, getKeysInSlot(slot, ctx.pipeline))
-      if (keys.length === 0) return moved
-      const exit = yield* Effect.exit(migrate(ctx, source, target, keys, ctx.replace))
-      const error = errorOf(exit)
-      if (error !== undefined) {
-        // The source relays the target's refusal: "ERR Target instance replied with error: BUSYKEY ...".
-        if (!isReply(error, /BUSYKEY/)) return yield* Effect.fail(error)
-        yield* resolveBusyKeys(ctx, source, target, keys, slot, error)
-      } else if (Exit.isFailure(exit)) {
-        return yield* Effect.failCause(exit.cause)
-      }
-      moved += keys.length
-    }
-  })
-
-/**
- * One slot, in redis-cli's order. The target learns first that it imports
- * the slot, so a client sent there by `ASK` is served; then the source
- * starts answering `ASK` for missing keys; keys move in batches; then the
- * target takes the slot (bumping its epoch), then the source, then every
- * other primary (at once), so that no one depends on gossip to send
- * `MOVED`. The source hears it only after the target owns the slot: it
- * then answers `MOVED` to the target, never to a node that refuses it.
- */
-const moveSlot = (ctx: MoveContext, slot: number, source: NodeEntry, target: NodeEntry) =>
-  Effect.gen(function*() {
-    const sourceAddress = addressOf(source, ctx.seed)
-    const targetAddress = addressOf(target, ctx.seed)
-    yield* ctx.session.send(targetAddress, setslot(slot, "IMPORTING", source.id))
-    yield* ctx.session.send(sourceAddress, setslot(slot, "MIGRATING", target.id))
-    const keys = yield* migrateKeys(ctx, sourceAddress, target, slot)
-    yield* ctx.session.send(targetAddress, setslot(slot, "NODE", target.id))
-    yield* unlessReplica(ctx.session.send(sourceAddress, setslot(slot, "NODE", target.id)))
-    yield* Effect.forEach(
-      ctx.primaries.filter((p) => p.id !== source.id && p.id !== target.id),
-      (p) => unlessReplica(ctx.session.send(addressOf(p, ctx.seed), setslot(slot, "NODE", target.id))),
-      { concurrency: "unbounded", discard: true }
-    )
-    return { slot, from: source.id, to: target.id, keys } satisfies SlotMove
-  })
-
-/** After moves: every node agrees again and the target owns every slot it received. */
-const awaitMoved = (ctx: MoveContext, moves: ReadonlyArray<SlotMove>) =>
-  converge(
-    ctx.session,
-    `${ctx.op}: settling ${moves.length} moved slots`,
-    Effect.map(survey(ctx.session, ctx.seed), ({ report }) => {
-      const problems = report.problems.map((p) => p.message)
-      const owned = new Map<string, Set<number>>()
-      for (const n of report.nodes) owned.set(n.id, new Set(Plan.expandRanges(n.slots)))
-      const wrong = moves.filter((m) => !owned.get(m.to)?.has(m.slot))
-      if (wrong.length > 0) problems.push(`${wrong.length} moved slots are not owned by their target yet in ${ctx.seed}'s view`)
-      return problems
-    })
-  )
-
-const primaryNamed = (
-  op: string,
-  report: CheckReport,
-  ref: string,
-  what: string
-): Effect.Effect<NodeEntry, RedisError.RedisError> => {
-  const entry = findNode(report.nodes, ref, report.seed)
-  if (entry === undefined) {
-    return invalid(op, `${what} ${ref} is not a node of the cluster (known: ${report.nodes.map((e) => describeNode(e, report.seed)).join(", ")})`)
-  }
-  if (entry.role !== "primary") return invalid(op, `${what} ${describeNode(entry, report.seed)} is not a primary`)
-  return Effect.succeed(entry)
-}
-
-// -----------------------------------------------------------------------------
 // reshard
 // -----------------------------------------------------------------------------
 
@@ -1133,7 +684,7 @@ export const reshard = (options: ReshardOptions): Effect.Effect<ReshardResult, R
       }
       if (table.length === 0) return yield* invalid(op, "no slots to move")
     }
-    const ctx = yield* moveContext(session, seed, op, report, options)
+    const ctx = yield* moveContext(session, seed, op, report, options, table.length)
     const moves: Array<SlotMove> = []
     for (const { slot, from } of table) moves.push(yield* moveSlot(ctx, slot, byId.get(from)!, target))
     yield* awaitMoved(ctx, moves)
@@ -1179,7 +730,7 @@ export const rebalance = (options: RebalanceOptions): Effect.Effect<RebalanceRes
     if (!plan.needed || options.simulate === true) {
       return { needed: plan.needed, expected: plan.expected, transfers: plan.transfers, moves: [] }
     }
-    const ctx = yield* moveContext(session, seed, op, report, options)
+    const ctx = yield* moveContext(session, seed, op, report, options, plan.transfers.reduce((n, t) => n + t.count, 0))
     const byId = new Map(report.nodes.map((e) => [e.id, e] as const))
     // What each primary holds as the moves go on (lowest first, as redis-cli takes them).
     const holding = new Map(primaries.map((p) => [p.id, Plan.expandRanges(p.slots)] as const))
@@ -1231,6 +782,9 @@ export const addNode = (options: AddNodeOptions): Effect.Effect<AddedNode, Redis
       if (primary.role !== "primary" || Plan.failureFlag(primary) === "fail") {
         return yield* invalid(op, `replicaOf ${describeNode(primary, options.existing)} is not a live primary`)
       }
+    } else if (options.asReplica === true) {
+      primary = fewestReplicas(members)
+      if (primary === undefined) return yield* invalid(op, "no live primary with slots to replicate")
     }
     const seed = parseAddress(addressOf(seedSelf, options.existing))!
     yield* session.send(address, cluster(Cmd.Reply.ok, "MEET", seed.host, seed.port, seedSelf.busPort))
@@ -1270,6 +824,22 @@ export const addNode = (options: AddNodeOptions): Effect.Effect<AddedNode, Redis
     return added
   }))
 
+/** The live primary holding slots with the fewest replicas (ties: the first listed). */
+const fewestReplicas = (members: ReadonlyArray<NodeEntry>): NodeEntry | undefined => {
+  const live = members.filter((e) => !Plan.isUnsettled(e) && Plan.failureFlag(e) === undefined)
+  let best: NodeEntry | undefined
+  let bestCount = Infinity
+  for (const p of live) {
+    if (p.role !== "primary" || Plan.countSlots(p.slots) === 0) continue
+    const count = live.filter((r) => r.primaryId === p.id).length
+    if (count < bestCount) {
+      best = p
+      bestCount = count
+    }
+  }
+  return best
+}
+
 /**
  * Removes a node from the cluster, like `redis-cli --cluster del-node`.
  *
@@ -1280,7 +850,9 @@ export const addNode = (options: AddNodeOptions): Effect.Effect<AddedNode, Redis
  * 60 s, so gossip cannot bring it back meanwhile), and the removed node runs
  * `CLUSTER RESET SOFT`, so it forgets the cluster and cannot gossip itself
  * back in after the ban. The node is **not** shut down: it keeps running as
- * an empty, lone cluster-enabled server. The node must be reachable.
+ * an empty, lone cluster-enabled server, unless `shutdown` is set. A node
+ * that cannot be reached (killed, or flagged failed) is only forgotten by
+ * every other member; it must not own slots.
  *
  * @category operations
  * @since 0.1.0
@@ -1301,12 +873,20 @@ export const removeNode = (options: RemoveNodeOptions): Effect.Effect<RemovedNod
     if (victim.role === "primary" && owned > 0) {
       return yield* invalid(op, `${describeNode(victim, seed)} is a primary that still owns ${owned} slots; reshard them away first`)
     }
-    // Reach the node (and make sure it is the node named) before touching anyone.
-    const itsId = yield* session.send(address, cluster(Cmd.Reply.string, "MYID"))
-    if (itsId !== victim.id) return yield* invalid(op, `${address} is node ${itsId}, not ${victim.id}`)
-    if (victim.role === "primary") {
-      const keys = yield* session.send(address, dbsize)
-      if (keys > 0) return yield* invalid(op, `${describeNode(victim, seed)} owns no slot but holds ${keys} keys; refusing to reset it`)
+    // Reach the node (and make sure it is the node named) before touching
+    // anyone. A node that cannot be reached (killed, or flagged failed) is
+    // only forgotten by the others: a primary of that kind must own no slot.
+    const reached = yield* Effect.result(session.send(address, cluster(Cmd.Reply.string, "MYID")))
+    const unreachable = reached._tag === "Failure"
+    if (unreachable) {
+      const error = reached.failure
+      if (error.reason._tag !== "ConnectionError" && error.reason._tag !== "Timeout") return yield* Effect.fail(error)
+    } else {
+      if (reached.success !== victim.id) return yield* invalid(op, `${address} is node ${reached.success}, not ${victim.id}`)
+      if (victim.role === "primary") {
+        const keys = yield* session.send(address, dbsize)
+        if (keys > 0) return yield* invalid(op, `${describeNode(victim, seed)} owns no slot but holds ${keys} keys; refusing to reset it`)
+      }
     }
 
     // Orphaned replicas go to the primary (with slots) that has the fewest.
@@ -1332,7 +912,7 @@ export const removeNode = (options: RemoveNodeOptions): Effect.Effect<RemovedNod
         ),
       { concurrency: "unbounded", discard: true }
     )
-    yield* session.send(address, cluster(Cmd.Reply.ok, "RESET", "SOFT"))
+    if (!unreachable) yield* session.send(address, cluster(Cmd.Reply.ok, "RESET", "SOFT"))
 
     yield* converge(
       session,
@@ -1345,8 +925,10 @@ export const removeNode = (options: RemoveNodeOptions): Effect.Effect<RemovedNod
         views.forEach((nodes, i) => {
           if (nodes.some((n) => n.id === victim.id)) problems.push(`${addressOf(live[i]!, seed)} still lists ${victim.id.slice(0, 8)}`)
         })
-        const info = yield* session.send(address, clusterInfo)
-        if (info.cluster_known_nodes !== "1") problems.push(`${address} still knows ${info.cluster_known_nodes} nodes`)
+        if (!unreachable) {
+          const info = yield* session.send(address, clusterInfo)
+          if (info.cluster_known_nodes !== "1") problems.push(`${address} still knows ${info.cluster_known_nodes} nodes`)
+        }
         if (reassigned.length > 0) {
           const all = yield* Effect.forEach(live, (e) => viewOf(session, addressOf(e, seed)), { concurrency: "unbounded" })
           problems.push(...replicaProblems(all, reassigned))
@@ -1354,8 +936,126 @@ export const removeNode = (options: RemoveNodeOptions): Effect.Effect<RemovedNod
         return problems
       })
     )
-    return { id: victim.id, address, reassigned }
+    if (options.shutdown === true && !unreachable) {
+      // The connection drops as the server exits: that is the success.
+      yield* Effect.ignore(session.send(address, Cmd.unsafeMake("SHUTDOWN", ["SHUTDOWN", "NOSAVE"], [], Cmd.Flags.NO_KEYS, Cmd.Reply.raw)))
+    }
+    return { id: victim.id, address, unreachable, reassigned }
   }))
+
+// -----------------------------------------------------------------------------
+// info, call, set-timeout, fix
+// -----------------------------------------------------------------------------
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type InfoReport = Inspect.InfoReport
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type PrimaryInfo = Inspect.PrimaryInfo
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type CallOptions = Inspect.CallOptions
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type CallReply = Inspect.CallReply
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type SetTimeoutOptions = Inspect.SetTimeoutOptions
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type SetTimeoutResult = Inspect.SetTimeoutResult
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type FixOptions = Repair.FixOptions
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type FixAction = Repair.FixAction
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type FixResult = Repair.FixResult
+
+/**
+ * `redis-cli --cluster info`: per primary its keys (`DBSIZE`), slots and
+ * replica count, and the totals. A primary that cannot be asked has
+ * `keys: undefined` and a sentence in `unreachable`.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const info: (node: string, options?: AdminOptions) => Effect.Effect<InfoReport, RedisError.RedisError, Transport> =
+  Inspect.info
+
+/**
+ * `redis-cli --cluster call`: one command on every node the seed lists (or
+ * only primaries or replicas), with each node's reply (as plain data) or
+ * error. Fails only when the seed cannot be asked.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const call: (options: CallOptions) => Effect.Effect<ReadonlyArray<CallReply>, RedisError.RedisError, Transport> =
+  Inspect.call
+
+/**
+ * `redis-cli --cluster set-timeout`: `CONFIG SET cluster-node-timeout` on
+ * every node, then `CONFIG REWRITE` (a node started without a config file
+ * keeps the value until restart: `persisted: false`). `ok` is false when
+ * some node refused the value.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const setTimeout: (options: SetTimeoutOptions) => Effect.Effect<SetTimeoutResult, RedisError.RedisError, Transport> =
+  Inspect.setTimeout
+
+/**
+ * Slots that several reachable primaries claim in their own view, with
+ * their claimants (`check --cluster-search-multiple-owners`); `fix` with
+ * `searchMultipleOwners` repairs them.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const multipleOwners: (
+  node: string,
+  options?: AdminOptions
+) => Effect.Effect<ReadonlyArray<{ readonly slot: number; readonly owners: ReadonlyArray<string> }>, RedisError.RedisError, Transport> =
+  Repair.searchMultipleOwners
+
+/**
+ * `redis-cli --cluster fix`: closes open slots (a half-done migration is
+ * finished when both ends are set, rolled back otherwise, as redis-cli
+ * decides), covers uncovered slots (given to the primary holding their keys,
+ * else to the primary with the fewest slots) and, with
+ * `searchMultipleOwners`, gives a slot several primaries claim to the one
+ * with most keys. Refuses (before any change) when a primary is unreachable
+ * unless `withUnreachablePrimaries`. A slot it cannot decide about fails
+ * with `ClusterCheckFailed` naming its states. Returns what it did and the
+ * check after it, once the nodes agree.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const fix: (options: FixOptions) => Effect.Effect<FixResult, RedisError.RedisError, Transport> = Repair.fix
 
 // -----------------------------------------------------------------------------
 // service
@@ -1375,6 +1075,10 @@ export interface ClusterAdminShape {
   readonly rebalance: (options: RebalanceOptions) => Effect.Effect<RebalanceResult, RedisError.RedisError>
   readonly addNode: (options: AddNodeOptions) => Effect.Effect<AddedNode, RedisError.RedisError>
   readonly removeNode: (options: RemoveNodeOptions) => Effect.Effect<RemovedNode, RedisError.RedisError>
+  readonly info: (node: string, options?: AdminOptions) => Effect.Effect<InfoReport, RedisError.RedisError>
+  readonly call: (options: CallOptions) => Effect.Effect<ReadonlyArray<CallReply>, RedisError.RedisError>
+  readonly setTimeout: (options: SetTimeoutOptions) => Effect.Effect<SetTimeoutResult, RedisError.RedisError>
+  readonly fix: (options: FixOptions) => Effect.Effect<FixResult, RedisError.RedisError>
 }
 
 /**
@@ -1405,7 +1109,11 @@ export const make = (defaults: AdminOptions = {}): Effect.Effect<ClusterAdminSha
       reshard: (o) => run(reshard(withDefaults(o))),
       rebalance: (o) => run(rebalance(withDefaults(o))),
       addNode: (o) => run(addNode(withDefaults(o))),
-      removeNode: (o) => run(removeNode(withDefaults(o)))
+      removeNode: (o) => run(removeNode(withDefaults(o))),
+      info: (node, o) => run(info(node, withDefaults(o ?? {}))),
+      call: (o) => run(call(withDefaults(o))),
+      setTimeout: (o) => run(setTimeout(withDefaults(o))),
+      fix: (o) => run(fix(withDefaults(o)))
     })
   })
 
