@@ -13,7 +13,7 @@ import * as Cluster from "@redis-effect/redis/Cluster"
 import * as ClusterSlot from "@redis-effect/redis/ClusterSlot"
 import * as Commands from "@redis-effect/redis/Commands"
 import * as Redis from "@redis-effect/redis/Redis"
-import type * as RedisError from "@redis-effect/redis/RedisError"
+import * as RedisError from "@redis-effect/redis/RedisError"
 import { RedisCluster } from "@redis-effect/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -50,7 +50,7 @@ const workload = (redis: Redis.RedisShape, workers: number) => {
           const exit = yield* Effect.exit(redis.rpush(key, [value]))
           if (Exit.isSuccess(exit)) acked.add(`${key}|${value}`)
           else {
-            const e = (exit.cause.reasons.find((r) => r._tag === "Fail") as { readonly error: RedisError.RedisError }).error
+            const e = RedisError.failureOf(exit)!
             const k = `${e.reason._tag}/${e.outcome}`
             errors[k] = (errors[k] ?? 0) + 1
             lastError = Date.now()

@@ -31,9 +31,8 @@ export const optionsFor = (
 export const build = <A, E>(layer: Layer.Layer<A, E>) => Effect.flatMap(Layer.build(layer), (ctx) => Effect.succeed(ctx))
 
 export const errorOf = (exit: Exit.Exit<unknown, unknown>): RedisError.RedisError | undefined => {
-  if (Exit.isSuccess(exit)) return undefined
-  const f = exit.cause.reasons.find((r) => r._tag === "Fail") as { readonly error?: unknown } | undefined
-  return RedisError.isRedisError(f?.error) ? f.error : undefined
+  const error = RedisError.failureOf(exit)
+  return RedisError.isRedisError(error) ? error : undefined
 }
 
 // -----------------------------------------------------------------------------
