@@ -31,3 +31,4 @@ export { discard, exec, multi, unwatch, watch } from "./commands/transactions.ts
 export * from "./commands/server.ts"
 export * from "./commands/connection.ts"
 export * from "./commands/parsers.ts"
+export * from "./commands/sentinel.ts"

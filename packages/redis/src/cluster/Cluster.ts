@@ -7,16 +7,19 @@
  * tests:
  *
  * - `ClusterNodes`: a `Pool` per node (a `NodeRegistry`), the node
- *   connection options, topology queries, a `Redis` bound to one node;
+ *   connection options and their read-only mode (`readonly`/`readwrite`
+ *   switch it at run time), topology queries, a `Redis` bound to one node;
  * - `ClusterTopology`: the snapshot of slots and shards, refreshes, MOVED
  *   patches; `ClusterEvents` turns its refreshes into `redis.events`;
- * - `ClusterRouter`: a slot to a node by the read-from policy;
+ * - `ClusterRouter`: a slot to a node by the read-from policy, and the
+ *   default node of keyless commands (a primary chosen at start);
  * - `ClusterExecutor`: MOVED, ASK and retries (`Delivery.decide`), pipelines
  *   grouped per node, dedicated connections on a migrating slot;
  * - `ClusterDispatch` and `CommandTable`: where a command goes (its keys, a
  *   fan-out by the server's request and response policies);
- * - `ClusterFanOut`: commands on target nodes; `ClusterMultiKey`: non-atomic
- *   multi-key commands split by slot; `ClusterScan`: cluster-wide SCAN;
+ * - `ClusterFanOut`: commands on target nodes, re-resolved when the
+ *   topology changes under them; `ClusterMultiKey`: non-atomic multi-key
+ *   commands split by slot, in pipelines too; `ClusterScan`: cluster-wide SCAN;
  *   `ClusterPubSub`: subscriptions that follow their slot's owner.
  *
  * What a caller may rely on under redirects and failovers is in
@@ -141,8 +144,23 @@ export interface ClusterShape extends ClusterMultiKey.MultiKey {
   readonly replicas: Effect.Effect<ReadonlyArray<View.NodeInfo>>
   /** The slot of a key (CRC16 with hash tags, exactly as the server). */
   readonly keyslot: (key: Arg) => number
-  /** The node that serves a key (its primary, or a replica by the read-from policy when `replica` is set). */
+  /**
+   * The node that serves a key: its primary; with `replica: true` one of its
+   * replicas whatever the read-from policy (the policy's pick when it is a
+   * replica, else the replicas in turn; redis-py's
+   * `get_node_from_key(key, replica=True)`). A slot whose shard has no
+   * healthy replica fails `ClusterDown`.
+   */
   readonly nodeFor: (key: Arg, options?: { readonly replica?: boolean }) => Effect.Effect<View.NodeInfo, RedisError.RedisError>
+  /**
+   * A node of the cluster by `host` and `port`, by name (`"host:port"`), by
+   * address or by node id; `none` when the topology has no such node
+   * (redis-py's `get_node`). Opens no connection.
+   */
+  readonly getNode: {
+    (host: string, port: number): Effect.Effect<Option.Option<View.NodeInfo>>
+    (node: string | Address.Address): Effect.Effect<Option.Option<View.NodeInfo>>
+  }
   /** A `Redis` client bound to one node (no routing, no redirects). */
   readonly node: (address: Address.Address) => Redis.RedisShape
   /** Runs a command on target nodes; one result per node address. */
@@ -154,13 +172,26 @@ export interface ClusterShape extends ClusterMultiKey.MultiKey {
   readonly onAll: <A>(target: Target, command: Command<A>) => Effect.Effect<Array<A>, RedisError.RedisError>
   /** Every key of the cluster, primary by primary. */
   readonly scanStream: (options?: Commands.ScanOptions) => Stream.Stream<string, RedisError.RedisError>
-  /** The node keyless commands go to, if one was set. */
+  /**
+   * The node keyless commands go to: a primary the client chose at random
+   * when it started (redis-py's default node), chosen again when it fails
+   * over, leaves or drops its connection; or the one `setDefaultNode` set.
+   * `none` only after `setDefaultNode(undefined)`.
+   */
   readonly defaultNode: Effect.Effect<Option.Option<View.NodeInfo>>
-  /** Sends keyless commands to this node (`undefined`: spread them over the primaries again). */
+  /**
+   * Sends keyless commands to this node of the cluster (kept until it
+   * leaves the cluster); `undefined`: spread them over the primaries in
+   * turn. An address that is not a node of the cluster fails `InvalidArgument`.
+   */
   readonly setDefaultNode: (address: Address.Address | undefined) => Effect.Effect<void, RedisError.RedisError>
-  /** Send reads to replicas by the configured policy (or `replica` if it was `primary`). */
+  /**
+   * Reads go to replicas: READONLY on every node connection (open ones now,
+   * new ones and reconnects in their handshake), then the configured
+   * read-from policy, or `replica` if it was `primary`.
+   */
   readonly readonly: Effect.Effect<void>
-  /** Send every read to primaries. */
+  /** Every read goes to the primaries, and READWRITE on every node connection. */
   readonly readwrite: Effect.Effect<void>
 }
 
@@ -218,6 +249,7 @@ export const make = (
 ): Effect.Effect<{ readonly redis: Redis.RedisShape; readonly cluster: ClusterShape }, RedisError.RedisError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const transport = yield* Transport
+    yield* validate(options)
     const middleware = yield* Middleware.resolve(options.middleware)
     // Connection options shared by every node (the endpoint is set per node).
     const base = yield* RedisConfig.resolve(options)
@@ -225,18 +257,20 @@ export const make = (
     const readFrom = options.readFrom ?? "primary"
     const router = ClusterRouter.make(readFrom)
     const remap = ClusterNodes.remapper(options.addressRemap)
+    const readOnly: ClusterNodes.ReadOnlyMode = { on: ClusterRouter.usesReplicas(readFrom) || options.readOnly === true }
 
     const nodes = yield* ClusterNodes.make({
       options: ClusterNodes.connectionOptions(base, {
         offline: options.offline,
         reconnect: options.reconnect,
         flush: options.flush,
-        readOnly: ClusterRouter.usesReplicas(readFrom) || options.readOnly === true
+        readOnly
       }),
       pool: options,
       middleware,
       remap,
-      transport
+      transport,
+      readOnly
     })
     const topology = yield* ClusterTopology.make({
       startupNodes: startup.map(remap),
@@ -250,6 +284,8 @@ export const make = (
     // Nodes that left the cluster: close their pools and subscribers.
     yield* ClusterNodes.follow(topology, [nodes.registry.retain, pubsub.retain])
     if (readFrom === "lowestLatency") yield* ClusterNodes.measureLatency(nodes, topology, router)
+    router.chooseDefaultNode(topology.current())
+    yield* ClusterNodes.replaceDefaultOnDisconnect(nodes.registry, topology, router)
 
     const executor = ClusterExecutor.make({
       send: nodes.send,
@@ -264,22 +300,30 @@ export const make = (
       maxRedirects: options.maxRedirects ?? 5,
       reinitializeSteps: options.reinitializeSteps
     })
-    const fanOut = ClusterFanOut.make({ send: nodes.send, view: () => topology.current().view })
+    const fanOut = ClusterFanOut.make({
+      send: nodes.send,
+      view: () => topology.current().view,
+      retry: options.retry ?? defaultRetry,
+      requestRefresh: topology.requestRefresh,
+      triggerOf: ClusterExecutor.refreshTrigger
+    })
     const commands = yield* CommandTable.loader(Effect.suspend(() => executor.execute(ClusterDispatch.commandInfo, -1)))
     const execute = ClusterDispatch.make({ executor, fanOut, commands })
     const { scan } = ClusterScan.make({ send: nodes.send, topology })
 
+    const executeAll = ClusterMultiKey.pipelined(executor.executeAll)
     const redis = Redis.fromBackend({
       execute,
-      executeAll: (batch) => executor.executeAll(batch, execute),
+      executeAll: (batch) => executeAll(batch, execute),
       withDedicated: executor.withDedicated,
       pubsub: pubsub.pubsub,
       scanStream: scan,
       events: ClusterEvents.stream(topology, nodes.registry),
+      // MONITOR watches the default node (redis-py's `monitor()`).
       monitorConnection: (onPush) =>
         Effect.suspend(() => {
-          const a = ClusterFanOut.targets(topology.current().view, "random")[0]
-          return a === undefined ? Effect.fail(ClusterRouter.uncovered(0)) : nodes.feed(a, onPush)
+          const a = router.route(topology.current(), KEYLESS_PROBE, -1)
+          return a === undefined ? Effect.fail(ClusterRouter.uncovered(-1)) : nodes.feed(a, onPush)
         })
     }, middleware)
     const cluster = service({
@@ -289,14 +333,58 @@ export const make = (
       fanOut,
       scan,
       multiKey: ClusterMultiKey.make(execute),
-      node: (a) => ClusterNodes.client(nodes, pubsub, middleware, a)
+      node: (a) => ClusterNodes.client(nodes, pubsub, middleware, a),
+      setReadOnly: nodes.setReadOnly
     })
     return { redis, cluster }
   })
 
-// What `nodeFor` routes: a read (a replica may serve it) or a write.
-const READ_PROBE = Cmd.unsafeMake("GET", ["GET"], [], Cmd.Flags.READONLY, Cmd.Reply.raw)
+// What `nodeFor` routes: a write (the primary); and what a keyless command is.
 const WRITE_PROBE = Cmd.unsafeMake("SET", ["SET"], [], Cmd.Flags.WRITE, Cmd.Reply.raw)
+const KEYLESS_PROBE = Cmd.unsafeMake("PING", ["PING"], [], Cmd.Flags.NO_KEYS, Cmd.Reply.raw)
+
+/**
+ * What is wrong with the cluster-only options, as "`name` must ...", or
+ * undefined (connection options are checked by `RedisConfig.resolve`).
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const problemOf = (options: Options): string | undefined => {
+  const readFrom = options.readFrom
+  if (readFrom !== undefined && typeof readFrom !== "function" && !READ_FROM.has(readFrom)) {
+    return `readFrom must be a function or one of ${[...READ_FROM].join(", ")}`
+  }
+  for (const name of ["maxRedirects", "reinitializeSteps", "minRefreshInterval"] as const) {
+    const value = options[name]
+    if (value !== undefined && (!Number.isInteger(value) || value < (name === "reinitializeSteps" ? 1 : 0))) {
+      return `${name} must be an integer of at least ${name === "reinitializeSteps" ? 1 : 0}`
+    }
+  }
+  return ClusterNodes.remapProblem(options.addressRemap)
+}
+
+const READ_FROM: ReadonlySet<string> = new Set<ClusterRouter.ReadFrom & string>([
+  "primary",
+  "primaryPreferred",
+  "replica",
+  "replicaPreferred",
+  "roundRobin",
+  "randomReplica",
+  "lowestLatency"
+])
+
+const validate = (options: Options): Effect.Effect<void, RedisError.RedisError> => {
+  const problem = problemOf(options)
+  return problem === undefined ? Effect.void : Effect.fail(RedisError.invalidArgument(problem))
+}
+
+// A node of `view` by address, `host:port` name or node id.
+const findNode = (view: View.View, node: string | Address.Address): View.NodeInfo | undefined => {
+  const a = Address.parse(node)
+  const all = View.nodes(view)
+  return a !== undefined ? all.find((n) => Address.equals(n, a)) : all.find((n) => n.id === node)
+}
 
 // The Cluster service over the wired modules.
 const service = (parts: {
@@ -307,8 +395,9 @@ const service = (parts: {
   readonly multiKey: ClusterMultiKey.MultiKey
   readonly scan: (options?: Commands.ScanOptions) => Stream.Stream<string, RedisError.RedisError>
   readonly node: (address: Address.Address) => Redis.RedisShape
+  readonly setReadOnly: (on: boolean) => Effect.Effect<void>
 }): ClusterShape => {
-  const { fanOut, readFrom, router, topology } = parts
+  const { fanOut, readFrom, router, setReadOnly, topology } = parts
   const view = () => topology.current().view
   return {
     topology: Effect.sync(() => topology.current()),
@@ -321,17 +410,29 @@ const service = (parts: {
     nodeFor: (key, opts) =>
       Effect.suspend(() => {
         const slot = ClusterSlot.keyslot(key)
-        // A read may go to a replica by the read-from policy; a write never.
-        const probe = opts?.replica === true ? READ_PROBE : WRITE_PROBE
-        const node = router.route(topology.current(), probe, slot)
-        return node === undefined ? Effect.fail(ClusterRouter.uncovered(slot)) : Effect.succeed(node)
+        const snapshot = topology.current()
+        if (opts?.replica !== true) {
+          const node = router.route(snapshot, WRITE_PROBE, slot)
+          return node === undefined ? Effect.fail(ClusterRouter.uncovered(slot)) : Effect.succeed(node)
+        }
+        const replica = router.replicaFor(snapshot, slot)
+        if (replica !== undefined) return Effect.succeed(replica)
+        return Effect.fail(
+          snapshot.table.owner[slot] < 0
+            ? ClusterRouter.uncovered(slot)
+            : RedisError.make(new RedisError.ClusterDown({ message: `no healthy replica serves slot ${slot}` }), "NotSent")
+        )
       }),
+    getNode: (node: string | Address.Address, port?: number) =>
+      Effect.sync(() =>
+        Option.fromNullishOr(findNode(view(), port === undefined ? node : { host: node as string, port }))
+      ),
     node: parts.node,
     onNodes: fanOut.onNodes,
     onAll: fanOut.onAll,
     ...parts.multiKey,
     scanStream: parts.scan,
-    defaultNode: Effect.sync(() => Option.fromNullishOr(router.defaultNode())),
+    defaultNode: Effect.sync(() => Option.fromNullishOr(router.defaultNode(topology.current()))),
     setDefaultNode: (target) =>
       Effect.suspend(() => {
         if (target === undefined) return Effect.sync(() => router.setDefaultNode(undefined))
@@ -340,8 +441,14 @@ const service = (parts: {
           ? Effect.fail(RedisError.invalidArgument(`${Address.format(target)} is not a node of this cluster`))
           : Effect.sync(() => router.setDefaultNode(node))
       }),
-    readonly: Effect.sync(() => router.setReadFrom(readFrom === "primary" ? "replica" : readFrom)),
-    readwrite: Effect.sync(() => router.setReadFrom("primary"))
+    // READONLY on the connections before any read goes to a replica (a
+    // replica without it answers MOVED, which would patch the slot back to
+    // the primary); READWRITE only once no read goes there any more.
+    readonly: Effect.andThen(
+      setReadOnly(true),
+      Effect.sync(() => router.setReadFrom(readFrom === "primary" ? "replica" : readFrom))
+    ),
+    readwrite: Effect.andThen(Effect.sync(() => router.setReadFrom("primary")), setReadOnly(false))
   }
 }
 

@@ -8,7 +8,8 @@
  * - a command built without keys and without `NO_KEYS` (raw, module and
  *   custom commands) gets its keys from the server's key positions, or from
  *   `COMMAND GETKEYS` when they move with the arguments;
- * - any other keyless command goes to one node (the default node if set).
+ * - any other keyless command goes to one node: the default node (a primary
+ *   chosen at start, or the one the user set), re-resolved on every retry.
  *
  * Keyed commands, the hot path, cost one slot computation and the
  * executor's send; only keyless ones read the command table (loaded once,

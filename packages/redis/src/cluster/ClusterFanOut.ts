@@ -6,20 +6,28 @@
  * sums, KEYS concatenates, SCRIPT EXISTS ands, FLUSHALL must succeed
  * everywhere, ...).
  *
- * Each node gets exactly one send: no redirects (a keyless command is not
- * redirected) and no retries, so one node's failure is that node's result.
- * `targets` and `aggregate` are pure. Nothing here decides whether a command
- * fans out: that is its policy (`CommandTable`).
+ * No redirects (a keyless command is not redirected). A node's failure that
+ * `Delivery.decide` calls `Retry` (a lost connection, `CLUSTERDOWN`, a node
+ * that left) asks for a topology refresh and, after the retry schedule's
+ * delay, the target is resolved again on the new topology: the nodes it
+ * names then that have no result yet get the command (the new primary of a
+ * shard whose primary failed over, another node for `random`). Any other
+ * failure is that node's result. `targets` and `aggregate` are pure. Nothing
+ * here decides whether a command fans out: that is its policy
+ * (`CommandTable`).
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Address from "../Address.ts"
 import type { Command } from "../Command.ts"
-import type * as RedisError from "../RedisError.ts"
+import * as Delivery from "../Delivery.ts"
+import * as RedisError from "../RedisError.ts"
 import * as ClusterRouter from "./ClusterRouter.ts"
+import type * as ClusterTopology from "./ClusterTopology.ts"
 import type * as ClusterView from "./ClusterView.ts"
 import type * as CommandTable from "./CommandTable.ts"
 
@@ -39,7 +47,8 @@ export type Target =
 
 /**
  * The nodes of `view` a target names: `replicas` and `all` leave out
- * replicas marked failed; `random` is one primary.
+ * replicas marked failed; `random` is one node of `all` (redis-py's
+ * `RANDOM`: primaries and replicas alike).
  *
  * @category targets
  * @since 0.1.0
@@ -49,7 +58,10 @@ export const targets = (view: ClusterView.View, target: Target): ReadonlyArray<A
   if (target === "primaries") return shards.map((s) => s.primary)
   if (target === "replicas") return shards.flatMap((s) => s.replicas.filter((r) => r.health !== "failed"))
   if (target === "all") return shards.flatMap((s) => [s.primary, ...s.replicas.filter((r) => r.health !== "failed")])
-  if (target === "random") return shards.length === 0 ? [] : [shards[Math.floor(Math.random() * shards.length)].primary]
+  if (target === "random") {
+    const all = targets(view, "all")
+    return all.length === 0 ? [] : [all[Math.floor(Math.random() * all.length)]]
+  }
   if (Array.isArray(target)) return target as ReadonlyArray<Address.Address>
   return [target as Address.Address]
 }
@@ -120,26 +132,73 @@ export interface FanOut {
 }
 
 /**
+ * What the fan-out needs: one send per node, the current view, and what a
+ * failure that may be retried does (`retry`, `requestRefresh`; without
+ * them, none is retried).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Io {
+  readonly send: <A>(address: Address.Address, command: Command<A>) => Effect.Effect<A, RedisError.RedisError>
+  readonly view: () => ClusterView.View
+  /** Between two resolutions of a target whose nodes failed retryably (default: no retry). */
+  readonly retry?: Schedule.Schedule<unknown, RedisError.RedisError> | undefined
+  /** Asks for a topology refresh without waiting. */
+  readonly requestRefresh?: ((trigger: ClusterTopology.Trigger) => void) | undefined
+  /** The refresh a failure asks for (`ClusterExecutor.refreshTrigger`). */
+  readonly triggerOf?: ((error: RedisError.RedisError) => ClusterTopology.Trigger | undefined) | undefined
+}
+
+const NO_RETRY: Schedule.Schedule<unknown, RedisError.RedisError> = Schedule.recurs(0).pipe(
+  Schedule.setInputType<RedisError.RedisError>()
+)
+
+/**
  * Builds the fan-out over one send per node and the current view.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (io: {
-  readonly send: <A>(address: Address.Address, command: Command<A>) => Effect.Effect<A, RedisError.RedisError>
-  readonly view: () => ClusterView.View
-}): FanOut => {
+export const make = (io: Io): FanOut => {
+  const retry = io.retry ?? NO_RETRY
   const onNodes = <A>(target: Target, command: Command<A>) =>
-    Effect.suspend(() =>
-      Effect.map(
-        Effect.forEach(
-          targets(io.view(), target),
-          (a) => Effect.map(Effect.exit(io.send(a, command)), (exit) => [Address.format(a), exit] as const),
-          { concurrency: "unbounded" }
-        ),
-        (pairs) => new Map(pairs)
-      )
-    )
+    Effect.suspend(() => {
+      type Result = Exit.Exit<A, RedisError.RedisError>
+      // Final results by node, and the retryable failures of the last round.
+      const results = new Map<string, Result>()
+      let retryable = new Map<string, Result>()
+      const round = Effect.suspend(() => {
+        const nodes = targets(io.view(), target).filter((a) => !results.has(Address.format(a)))
+        retryable = new Map()
+        return Effect.flatMap(
+          Effect.forEach(nodes, (a) => Effect.map(Effect.exit(io.send(a, command)), (exit) => [Address.format(a), exit] as const), {
+            concurrency: "unbounded"
+          }),
+          (pairs): Effect.Effect<void, RedisError.RedisError> => {
+            let first: RedisError.RedisError | undefined
+            for (const [key, exit] of pairs) {
+              const error = RedisError.failureOf(exit)
+              if (error !== undefined && Delivery.isRetry(command, error, "nodes")) {
+                retryable.set(key, exit)
+                first ??= error
+              } else {
+                results.set(key, exit)
+              }
+            }
+            if (first === undefined) return Effect.void
+            const trigger = io.triggerOf?.(first)
+            if (trigger !== undefined) io.requestRefresh?.(trigger)
+            return Effect.fail(first)
+          }
+        )
+      })
+      // The schedule ran out: the last round's failures are those nodes' results.
+      return Effect.map(Effect.ignore(Effect.retry(round, retry)), () => {
+        for (const [key, exit] of retryable) results.set(key, exit)
+        return results
+      })
+    })
   const onAll = <A>(target: Target, command: Command<A>): Effect.Effect<Array<A>, RedisError.RedisError> =>
     Effect.flatMap(onNodes(target, command), (results): Effect.Effect<Array<A>, RedisError.RedisError> => {
       const out: Array<A> = []

@@ -4,6 +4,11 @@
  * node), the connection options every node shares, the short-lived
  * connection a topology query uses, and a `Redis` bound to one node.
  *
+ * Read-only mode (READONLY on every node connection, so replicas serve
+ * reads) is one cell per client: handshakes read it at every connect, and
+ * `setReadOnly` switches it at run time, sending READONLY or READWRITE on
+ * the shared connection of every open node.
+ *
  * `send` is on the hot path: it finds the node's pool synchronously
  * (`registry.lookup`), remembering per address object which pool it found,
  * so a routed command builds no `host:port` string.
@@ -57,6 +62,19 @@ export const defaultReconnect: Schedule.Schedule<unknown, RedisError.RedisError>
 )
 
 /**
+ * Whether node connections are in read-only mode (`READONLY`: a replica
+ * serves reads of its slots): one mutable cell per client, read by every
+ * handshake and switched by `Nodes.setReadOnly` (`Cluster.readonly` /
+ * `readwrite`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ReadOnlyMode {
+  on: boolean
+}
+
+/**
  * What a node connection may override of the shared options.
  *
  * @category models
@@ -66,35 +84,46 @@ export interface NodeDefaults {
   readonly offline?: RedisConfig.ConnectionOptions["offline"] | undefined
   readonly reconnect?: RedisConfig.ConnectionOptions["reconnect"] | undefined
   readonly flush?: RedisConfig.ConnectionOptions["flush"] | undefined
-  /** Send READONLY on connect (when reads may go to replicas). */
-  readonly readOnly: boolean
+  /** Send READONLY on connect while `on` (reads may go to replicas). */
+  readonly readOnly: ReadOnlyMode
 }
 
 /**
  * The connection options of the node at an address: the shared ones with
  * the node's endpoint and the cluster's defaults.
  *
+ * `readOnly` is a getter over the client's `ReadOnlyMode`: the handshake
+ * reads `options.readOnly` at every connect, so a connection opened or
+ * reconnected after `readonly`/`readwrite` follows the switch in its own
+ * handshake (no extra round trip). A copy made by spreading the options
+ * (`{ ...options }`) freezes the value of that moment.
+ *
  * @category options
  * @since 0.1.0
  */
 export const connectionOptions = (base: RedisConfig.ConnectionOptions, defaults: NodeDefaults) =>
-(a: Address.Address): RedisConfig.ConnectionOptions => ({
-  ...base,
-  endpoint: RedisConfig.tcp(a.host, a.port),
-  // A node that is down fails commands at once (NotSent) instead of
-  // queueing them: the executor retries them elsewhere once the topology
-  // refresh has seen the failover. The connection keeps reconnecting
-  // (capped backoff) for as long as the node is in the topology.
-  offline: defaults.offline ?? { _tag: "fail" },
-  reconnect: defaults.reconnect ?? defaultReconnect,
-  // READONLY is harmless on a primary and needed on a replica; a node's
-  // role changes with failovers, so every connection sends it when reads
-  // may go to replicas.
-  readOnly: defaults.readOnly,
-  // Replies from one node wake commands for every node: one write per node
-  // per event-loop turn, not per read.
-  flush: defaults.flush ?? "ioTurn"
-})
+(a: Address.Address): RedisConfig.ConnectionOptions => {
+  const mode = defaults.readOnly
+  return {
+    ...base,
+    endpoint: RedisConfig.tcp(a.host, a.port),
+    // A node that is down fails commands at once (NotSent) instead of
+    // queueing them: the executor retries them elsewhere once the topology
+    // refresh has seen the failover. The connection keeps reconnecting
+    // (capped backoff) for as long as the node is in the topology.
+    offline: defaults.offline ?? { _tag: "fail" },
+    reconnect: defaults.reconnect ?? defaultReconnect,
+    // READONLY is harmless on a primary and needed on a replica; a node's
+    // role changes with failovers, so every connection sends it while reads
+    // may go to replicas.
+    get readOnly() {
+      return mode.on
+    },
+    // Replies from one node wake commands for every node: one write per node
+    // per event-loop turn, not per read.
+    flush: defaults.flush ?? "ioTurn"
+  }
+}
 
 /**
  * The address rewrite of the `addressRemap` option (NAT, port forwarding):
@@ -121,6 +150,28 @@ export const remapper = (remap: Remap | undefined): (address: Address.Address) =
     if (hit === undefined) return a
     return typeof hit === "string" ? Address.parse(hit) ?? a : hit
   }
+}
+
+/**
+ * What is wrong with an `addressRemap` option, or undefined: a table's keys
+ * and string values must be `host:port`, its object values valid addresses.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export const remapProblem = (remap: unknown): string | undefined => {
+  if (remap === undefined || typeof remap === "function") return undefined
+  if (typeof remap !== "object" || remap === null || Array.isArray(remap)) {
+    return "addressRemap must be a function or a table from \"host:port\" to an address"
+  }
+  for (const [from, to] of Object.entries(remap)) {
+    if (Address.parse(from) === undefined) return `addressRemap: the key '${from}' is not "host:port"`
+    const target = typeof to === "string" ? Address.parse(to) : to as Address.Address | undefined
+    const valid = target !== undefined && target !== null && typeof target.host === "string" && target.host !== "" &&
+      Number.isInteger(target.port) && target.port > 0 && target.port < 65536
+    if (!valid) return `addressRemap: the address for '${from}' is not "host:port" or { host, port }`
+  }
+  return undefined
 }
 
 // -----------------------------------------------------------------------------
@@ -151,6 +202,12 @@ export interface Nodes {
     address: Address.Address,
     onPush: (value: RespValue) => void
   ) => Effect.Effect<Connection.Connection, RedisError.RedisError, Scope.Scope>
+  /**
+   * Switches read-only mode: new connections and reconnects follow at once
+   * (their handshake reads the mode), and READONLY / READWRITE is sent on
+   * the shared connection of every open node.
+   */
+  readonly setReadOnly: (on: boolean) => Effect.Effect<void>
 }
 
 /**
@@ -166,6 +223,8 @@ export interface NodesOptions {
   /** Rewrites the addresses topology replies announce. */
   readonly remap: (address: Address.Address) => Address.Address
   readonly transport: Context.Service.Shape<typeof Transport>
+  /** The mode `options` reads (`connectionOptions(base, { readOnly })`). */
+  readonly readOnly: ReadOnlyMode
 }
 
 /**
@@ -249,9 +308,33 @@ export const make = (config: NodesOptions): Effect.Effect<Nodes, never, Scope.Sc
       sendAll: (a, commands) => Effect.flatMap(pool(a), (p) => p.shared.sendAll(commands)),
       dedicated: (a, f) => Effect.flatMap(pool(a), (p) => p.withDedicated(f)),
       query,
-      feed: (a, onPush) => Connection.makeFeed(options(a), onPush).pipe(Effect.provideService(Transport, transport))
+      feed: (a, onPush) => Connection.makeFeed(options(a), onPush).pipe(Effect.provideService(Transport, transport)),
+      setReadOnly: (on) =>
+        Effect.suspend(() => {
+          // The mode first: a connection that reconnects from now on says
+          // READONLY (or not) in its own handshake.
+          config.readOnly.on = on
+          const command = on ? READONLY : READWRITE
+          return Effect.forEach(registry.nodes(), (key) => {
+            const open = registry.lookup(key)
+            return open === undefined ? Effect.void : switchMode(open.shared, command)
+          }, { concurrency: "unbounded", discard: true })
+        })
     }
   })
+
+const READONLY = Commands.readonly()
+const READWRITE = Commands.readwrite()
+
+// Sends the mode's command on an open connection. One that is not ready
+// (reconnecting) refuses it unsent: its handshake may have read the mode
+// just before the switch, so it gets the command once it is ready. A node
+// that stays down is left to its next handshake, which reads the new mode.
+const switchMode = (connection: Connection.Connection, command: Command<void>): Effect.Effect<void> =>
+  Effect.ignore(Effect.catch(connection.send(command), (error) =>
+    error.outcome === "NotSent"
+      ? Effect.andThen(Effect.timeout(connection.awaitReady, "2 seconds"), connection.send(command))
+      : Effect.fail(error)))
 
 /**
  * Applies every topology snapshot to the node state of a client, on a fiber
@@ -298,6 +381,29 @@ export const measureLatency = (
 }
 
 const PING = Commands.ping()
+
+/**
+ * redis-py's `replace_default_node`: when the shared connection of the
+ * default node the client chose drops, another primary (at random) takes
+ * keyless commands at once, and a topology refresh is asked for. A default
+ * node the user set is left alone. Runs on a fiber of the scope.
+ *
+ * @category lifecycle
+ * @since 0.1.0
+ */
+export const replaceDefaultOnDisconnect = (
+  registry: NodeRegistry.NodeRegistry,
+  topology: ClusterTopology.Topology,
+  router: ClusterRouter.Router
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.forkScoped(Stream.runForEach(registry.events, (event) =>
+    Effect.sync(() => {
+      if (event._tag !== "Disconnected" || router.defaultIsUsers()) return
+      const current = router.defaultNode(topology.current())
+      if (current === undefined || Address.format(current) !== event.node) return
+      router.chooseDefaultNode(topology.current(), current)
+      topology.requestRefresh("connection-failures")
+    }))))
 
 /**
  * A `Redis` bound to one node: no routing, no redirects, no retries; its

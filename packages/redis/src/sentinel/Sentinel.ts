@@ -13,7 +13,8 @@
  *   that follows the node in use.
  * - `SentinelMaster`: the primary, and the switch on a failover (a state
  *   value and a pure transition).
- * - `SentinelReplica`: round robin over the healthy replicas.
+ * - `SentinelReplica`: the healthy replicas, chosen by a policy and
+ *   re-checked with `ROLE`.
  *
  * Every layer's fibers (watchers, re-discovery loops, refresh timers,
  * subscription followers) live in the layer's scope. Each `Redis` built here
@@ -30,20 +31,22 @@
  */
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import { type Remap, remapProblem } from "../cluster/ClusterNodes.ts"
 import type { Command } from "../Command.ts"
 import * as Delivery from "../Delivery.ts"
 import * as Middleware from "../Middleware.ts"
 import * as Redis from "../Redis.ts"
 import type * as Standalone from "../Standalone.ts"
 import type * as RedisConfig from "../RedisConfig.ts"
-import type * as RedisError from "../RedisError.ts"
+import * as RedisError from "../RedisError.ts"
 import type { Transport } from "../Transport.ts"
 import * as SentinelDiscovery from "./SentinelDiscovery.ts"
 import type { SentinelEvent } from "./SentinelEvents.ts"
@@ -103,7 +106,23 @@ export interface SentinelOptions {
   readonly discoveryRetry?: Schedule.Schedule<unknown, RedisError.RedisError> | undefined
   /** Re-read the state this often even without events (default 10 s). */
   readonly refreshInterval?: Duration.Input | undefined
+  /**
+   * Rewrites every address a sentinel reports (the primary, replicas, other
+   * sentinels, switch announcements) before it is dialled: a function, or a
+   * table from reported `host:port` to the address to dial (NAT, containers;
+   * redis-py's `force_master_ip` is `(a) => ({ host: ip, port: a.port })`).
+   */
+  readonly addressRemap?: Remap | undefined
 }
+
+/**
+ * Which replica a command of the replica layer goes to (see
+ * `SentinelReplica.ReplicaSelection`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ReplicaSelection = SentinelReplica.ReplicaSelection
 
 /**
  * Options of the master and replica layers: the sentinels, plus the options
@@ -118,6 +137,10 @@ export type Options =
   & {
     /** How long a command waits for a verified primary during a switch (default 10 s). */
     readonly switchTimeout?: Duration.Input | undefined
+    /** Replica layer: which ready replica a command goes to (default `"roundRobin"`). */
+    readonly replicaSelection?: ReplicaSelection | undefined
+    /** Replica layer: how often the replicas in use are asked `ROLE` again (default 10 s). */
+    readonly replicaCheckInterval?: Duration.Input | undefined
   }
 
 /**
@@ -171,6 +194,19 @@ export interface SentinelShape {
   readonly changes: Stream.Stream<State>
   /** Every event any sentinel publishes on the watched channels, from now on. */
   readonly events: Stream.Stream<SentinelEvent>
+  /**
+   * Sends a command (`Commands.sentinelMasters()`, `sentinelCkquorum(name)`,
+   * ...) to the sentinels in asking order until one answers, and gives its
+   * reply; a refusal is an answer (redis-py's `execute_command(..., once=True)`).
+   * Each sentinel is asked on a connection of its own, within `sentinelTimeout`.
+   */
+  readonly execute: <A>(command: Command<A>) => Effect.Effect<A, RedisError.RedisError>
+  /**
+   * Sends a command to every known sentinel at once: one result per
+   * sentinel, by `host:port` (redis-py's `execute_command`, e.g. `SENTINEL SET`
+   * or `SENTINEL RESET` everywhere).
+   */
+  readonly executeAll: <A>(command: Command<A>) => Effect.Effect<Map<string, Exit.Exit<A, RedisError.RedisError>>>
 }
 
 /**
@@ -192,6 +228,46 @@ export const isSafeToResend = (command: Command<unknown>, error: RedisError.Redi
   Delivery.isRetry(command, error, "nodes")
 
 // -----------------------------------------------------------------------------
+// validation
+// -----------------------------------------------------------------------------
+
+const durationProblem = (name: string, input: Duration.Input | undefined): string | undefined => {
+  if (input === undefined) return undefined
+  let d: Duration.Duration
+  try {
+    d = Duration.fromInputUnsafe(input)
+  } catch {
+    return `${name} must be a duration`
+  }
+  return Duration.isFinite(d) && Duration.toMillis(d) > 0 ? undefined : `${name} must be a finite, positive duration`
+}
+
+/**
+ * What is wrong with the Sentinel options, as "`name` must ...", or
+ * undefined (the data nodes' connection options are checked by
+ * `RedisConfig.resolve`).
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const problemOf = (options: Options): string | undefined => {
+  const selection = options.replicaSelection
+  if (selection !== undefined && typeof selection !== "function" && !SentinelReplica.REPLICA_SELECTIONS.includes(selection)) {
+    return `replicaSelection must be a function or one of ${SentinelReplica.REPLICA_SELECTIONS.join(", ")}`
+  }
+  return remapProblem(options.addressRemap) ??
+    durationProblem("replicaCheckInterval", options.replicaCheckInterval) ??
+    durationProblem("refreshInterval", options.refreshInterval) ??
+    durationProblem("sentinelTimeout", options.sentinelTimeout) ??
+    durationProblem("switchTimeout", options.switchTimeout)
+}
+
+const validate = (options: Options): Effect.Effect<void, RedisError.RedisError> => {
+  const problem = problemOf(options)
+  return problem === undefined ? Effect.void : Effect.fail(RedisError.invalidArgument(problem))
+}
+
+// -----------------------------------------------------------------------------
 // constructors
 // -----------------------------------------------------------------------------
 
@@ -205,6 +281,7 @@ type BackendOf = (
 // caller-level middlewares (the wire-level ones are in the node pools).
 const withBackend = (options: Options, backendOf: BackendOf) =>
   Effect.gen(function*() {
+    yield* validate(options)
     const data = yield* SentinelNodes.dataOptionsOf(options)
     const discovery = yield* SentinelDiscovery.make(options, data)
     const middleware = yield* Middleware.resolve(options.middleware)
@@ -226,8 +303,9 @@ export const makeMaster = (
 
 /**
  * The `Redis` service over the replicas of a Sentinel-managed service: each
- * command goes to the next healthy replica (round robin); with no replica
- * up, to the primary. Meant for reads: a write fails `READONLY`.
+ * command goes to a healthy replica chosen by `replicaSelection` (round
+ * robin by default); with no replica up, to the primary. Meant for reads: a
+ * write fails `READONLY`.
  *
  * @category constructors
  * @since 0.1.0
@@ -249,9 +327,12 @@ export const makeReplica = (
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<SentinelShape, RedisError.RedisError, Scope.Scope | Transport> =>
-  Effect.flatMap(
-    SentinelNodes.dataOptionsOf(options),
-    (data) => Effect.map(SentinelDiscovery.make(options, data), (discovery) => discovery.service)
+  Effect.andThen(
+    validate(options),
+    Effect.flatMap(
+      SentinelNodes.dataOptionsOf(options),
+      (data) => Effect.map(SentinelDiscovery.make(options, data), (discovery) => discovery.service)
+    )
   )
 
 /**

@@ -15,6 +15,13 @@
  * and hands each event to the listeners synchronously; and `makeCues`, the
  * wake-up of a backend's re-discovery loop.
  *
+ * Every address a sentinel reports (the primary, the replicas, other
+ * sentinels, the announcements of a switch) goes through the client's
+ * `addressRemap` before it is used (NAT, containers: redis-py's
+ * `force_master_ip`, generalised). `execute` and `executeAll` send any
+ * command (the typed `SENTINEL` ones of `commands/sentinel.ts`) to one
+ * sentinel or to all of them, on short-lived connections.
+ *
  * It does not decide what a backend does with an answer or an event (that
  * is `SentinelMaster` and `SentinelReplica`), and it holds no data-node
  * connection: its connections to data nodes are one-shot `ROLE` checks.
@@ -40,9 +47,10 @@ import * as RedisError from "../RedisError.ts"
 import type { RespValue } from "../Resp.ts"
 import { RespPush } from "../Resp.ts"
 import { Transport } from "../Transport.ts"
+import { remapper } from "../cluster/ClusterNodes.ts"
 import type { SentinelOptions, SentinelShape, State } from "./Sentinel.ts"
 import type { SentinelEvent } from "./SentinelEvents.ts"
-import { EVENT_CHANNELS, isHealthyReplica, keyOf, masterRejection, toRecord } from "./SentinelEvents.ts"
+import { EVENT_CHANNELS, isHealthyReplica, keyOf, masterRejection, remapAnnouncement, toRecord } from "./SentinelEvents.ts"
 
 // -----------------------------------------------------------------------------
 // time, defaults, errors
@@ -295,6 +303,8 @@ const makeWatchers = (
 interface Asking {
   readonly sentinels: SentinelList
   readonly ask: Ask
+  /** The address to dial for one a sentinel reported (`addressRemap`). */
+  readonly remap: (endpoint: RedisConfig.Endpoint) => RedisConfig.Endpoint
   readonly connectionOf: (endpoint: RedisConfig.Endpoint) => RedisConfig.ConnectionOptions
   readonly minOther: number
   readonly verifyMaster: Verify
@@ -353,9 +363,10 @@ const masterRound = (
       }
       if (Exit.isSuccess(sentinelsExit)) yield* asking.learn(sentinelsExit.value as RespValue)
       const pair = Cmd.Reply.items(addrExit.value as RespValue)
-      const address = RedisConfig.tcp(Cmd.Reply.string(pair[0]), Number(Cmd.Reply.string(pair[1])))
+      const reported = RedisConfig.tcp(Cmd.Reply.string(pair[0]), Number(Cmd.Reply.string(pair[1])))
+      const address = asking.remap(reported)
       const down = Exit.isSuccess(masterExit)
-        ? masterRejection(toRecord(masterExit.value as RespValue), keyOf(address), asking.minOther)
+        ? masterRejection(toRecord(masterExit.value as RespValue), keyOf(reported), asking.minOther)
         : undefined
       if (down !== undefined) {
         said.push(`${where}: ${down}`)
@@ -409,7 +420,7 @@ const replicaRound = (asking: Asking, name: string): Effect.Effect<ReadonlyArray
       const out: Array<RedisConfig.Endpoint> = []
       for (const item of Cmd.Reply.items(exit.value as RespValue)) {
         const r = toRecord(item)
-        if (isHealthyReplica(r) && r.ip !== undefined) out.push(RedisConfig.tcp(r.ip, Number(r.port)))
+        if (isHealthyReplica(r) && r.ip !== undefined) out.push(asking.remap(RedisConfig.tcp(r.ip, Number(r.port))))
       }
       asking.sentinels.toFront(sentinel)
       return out
@@ -451,6 +462,8 @@ export interface Discovery {
   readonly service: SentinelShape
   /** Registers a listener of sentinel events (synchronous, on the watcher's reader). */
   readonly onEvent: (listener: (event: SentinelEvent) => void) => void
+  /** The event with the addresses of its switch announcement remapped (`addressRemap`). */
+  readonly remapEvent: (event: SentinelEvent) => SentinelEvent
   /** Asks the sentinels, round after round by the discovery schedule; the address is ROLE-verified with `data`. */
   readonly findMaster: (
     data: RedisConfig.ConnectionOptions,
@@ -497,15 +510,22 @@ export const make = (
     const publishOrder = Effect.suspend(() => updateState((s) => ({ ...s, sentinels: sentinels.all() })))
     const watchers = makeWatchers(scope, transport, connectionOf)
     const verifyMaster = verifyRole(ask, masterName, "master")
+    const remapAddress = remapper(options.addressRemap)
+    const remap = (endpoint: RedisConfig.Endpoint): RedisConfig.Endpoint => {
+      if (endpoint._tag !== "Tcp") return endpoint
+      const to = remapAddress({ host: endpoint.host, port: endpoint.port })
+      return to.host === endpoint.host && to.port === endpoint.port ? endpoint : RedisConfig.tcp(to.host, to.port)
+    }
     const asking: Asking = {
       sentinels,
       ask,
+      remap,
       connectionOf,
       minOther: options.minOtherSentinels ?? 0,
       verifyMaster,
       learn: (reply) =>
         Effect.suspend(() => {
-          const fresh = sentinelsIn(reply).filter(sentinels.add)
+          const fresh = sentinelsIn(reply).map(remap).filter(sentinels.add)
           if (fresh.length === 0) return Effect.void
           return Effect.andThen(Effect.forEach(fresh, watchers.watch, { discard: true }), publishOrder)
         }),
@@ -536,6 +556,8 @@ export const make = (
           name === undefined || name === masterName ? updateState((s) => ({ ...s, replicas })) : Effect.void),
       state: SubscriptionRef.get(stateRef),
       changes: SubscriptionRef.changes(stateRef),
+      execute: (command) => executeOnce(ask, connectionOf, sentinels, command),
+      executeAll: (command) => executeEverywhere(ask, connectionOf, sentinels, command),
       events: Stream.callback<SentinelEvent>((queue) =>
         Effect.acquireRelease(
           Effect.sync(() => {
@@ -553,12 +575,69 @@ export const make = (
       onEvent: (l) => {
         watchers.listeners.add(l)
       },
+      remapEvent: options.addressRemap === undefined ? (e) => e : (e) => remapAnnouncement(e, remapAddress),
       findMaster: (data, reject) => findMaster(data, reject),
       verifyMaster,
       verifyReplica: verifyRole(ask, masterName, "slave"),
       updateState
     }
   })
+
+// -----------------------------------------------------------------------------
+// commands to the sentinels
+// -----------------------------------------------------------------------------
+
+const askOne = <A>(
+  ask: Ask,
+  options: RedisConfig.ConnectionOptions,
+  command: Command<A>
+): Effect.Effect<A, RedisError.RedisError> =>
+  Effect.flatMap(ask(options, [command]), ([exit]) => exit as Exit.Exit<A, RedisError.RedisError>)
+
+// Whether a sentinel answered (a refusal is an answer too), as opposed to
+// not being reached.
+const unreached = (error: RedisError.RedisError): boolean =>
+  error.reason._tag === "ConnectionError" || error.reason._tag === "Timeout" || error.reason._tag === "Closed"
+
+// redis-py's `execute_command(..., once=True)`: the sentinels in asking
+// order until one answers; its answer (or refusal) is the result.
+const executeOnce = <A>(
+  ask: Ask,
+  connectionOf: (endpoint: RedisConfig.Endpoint) => RedisConfig.ConnectionOptions,
+  sentinels: SentinelList,
+  command: Command<A>
+): Effect.Effect<A, RedisError.RedisError> =>
+  Effect.gen(function*() {
+    if (command.invalid !== undefined) return yield* Effect.fail(RedisError.invalidArgument(command.invalid, command.name))
+    const said: Array<string> = []
+    for (const sentinel of sentinels.all()) {
+      const exit = yield* Effect.exit(askOne(ask, connectionOf(sentinel), command))
+      const error = RedisError.failureOf(exit)
+      if (Exit.isSuccess(exit) || (error !== undefined && !unreached(error))) return yield* exit
+      said.push(`${keyOf(sentinel)}: ${errorText(exit)}`)
+    }
+    return yield* Effect.fail(RedisError.make(
+      new RedisError.ConnectionError({ message: `no sentinel answered ${command.name}: ${said.join("; ")}` }),
+      "NotSent",
+      command.name
+    ))
+  })
+
+// redis-py's `execute_command`: every known sentinel at once, one result each.
+const executeEverywhere = <A>(
+  ask: Ask,
+  connectionOf: (endpoint: RedisConfig.Endpoint) => RedisConfig.ConnectionOptions,
+  sentinels: SentinelList,
+  command: Command<A>
+): Effect.Effect<Map<string, Exit.Exit<A, RedisError.RedisError>>> =>
+  Effect.map(
+    Effect.forEach(
+      sentinels.all(),
+      (sentinel) => Effect.map(Effect.exit(askOne(ask, connectionOf(sentinel), command)), (exit) => [keyOf(sentinel), exit] as const),
+      { concurrency: "unbounded" }
+    ),
+    (pairs) => new Map(pairs)
+  )
 
 // -----------------------------------------------------------------------------
 // cues

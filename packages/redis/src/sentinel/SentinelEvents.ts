@@ -186,3 +186,41 @@ export const masterRejection = (
   }
   return undefined
 }
+
+/**
+ * The event with the addresses of its announcement (`+switch-master`,
+ * `+promoted-slave`) passed through `remap` (the client's `addressRemap`:
+ * the addresses sentinels report are not always the ones a client can
+ * dial). Other events, and announcements `remap` leaves alone, are returned
+ * as they are.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const remapAnnouncement = (
+  event: SentinelEvent,
+  remap: (address: Address.Address) => Address.Address
+): SentinelEvent => {
+  const parts = event.payload.trim().split(/\s+/)
+  // The (ip, port) pairs of each payload: +switch-master <name> <old-ip> <old-port> <new-ip> <new-port>;
+  // +promoted-slave slave <ip>:<port> <ip> <port> @ <name> <master-ip> <master-port>.
+  const pairs = event.channel === "+switch-master" && parts.length === 5
+    ? [1, 3]
+    : event.channel === "+promoted-slave" && parts.length === 8 && parts[4] === "@"
+    ? [2, 6]
+    : undefined
+  if (pairs === undefined) return event
+  let changed = false
+  for (const i of pairs) {
+    const port = Number(parts[i + 1])
+    if (!Number.isInteger(port)) return event
+    const to = remap({ host: parts[i], port })
+    if (to.host !== parts[i] || to.port !== port) {
+      parts[i] = to.host
+      parts[i + 1] = String(to.port)
+      changed = true
+    }
+  }
+  if (event.channel === "+promoted-slave") parts[1] = Address.format({ host: parts[2], port: Number(parts[3]) })
+  return changed ? { ...event, payload: parts.join(" ") } : event
+}

@@ -687,8 +687,10 @@ export const make = (
     const topology = yield* EffectPubSub.unbounded<TopologyEvent.TopologyEvent>()
     // Synchronous, on the watcher's reader: from the moment a sentinel's
     // announcement is read, nothing more is sent to the old primary.
+    // Announcements name the new primary as the sentinels see it: the
+    // transition compares it, remapped, with the address in use.
     discovery.onEvent((event) => {
-      board.apply({ _tag: "Event", event, at: preciseNow(), gate: Deferred.makeUnsafe() })
+      board.apply({ _tag: "Event", event: discovery.remapEvent(event), at: preciseNow(), gate: Deferred.makeUnsafe() })
     })
     const reconciler = makeReconciler(board, discovery, nodes, data, cues, topology)
     yield* reconciler.first

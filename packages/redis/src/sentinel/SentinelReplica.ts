@@ -1,7 +1,9 @@
 /**
  * The replica backend: `Redis` over the replicas of a Sentinel-managed
- * service. Each command goes to the next ready replica (round robin); with
- * no replica up, to the primary. Meant for reads: a write fails `READONLY`.
+ * service. Each command goes to a ready replica chosen by the
+ * `replicaSelection` policy (round robin by default; at random; the lowest
+ * measured PING round trip; or a function); with no replica up, to the
+ * primary. Meant for reads: a write fails `READONLY`.
  *
  * It reads only from replicas that the sentinels list as healthy, that
  * report the role `slave`, and that answer `ROLE` as a replica linked to its
@@ -9,19 +11,25 @@
  * while it is still a master with an empty dataset, is skipped. The set is
  * read again on every sentinel event about the service, on a watcher's
  * reconnect, when a replica's connection drops, and every
- * `refreshInterval`; each change is a `NodeAdded`/`NodeRemoved` event.
+ * `refreshInterval`; every `replicaCheckInterval` the replicas in use are
+ * asked `ROLE` again too, and one that no longer answers as a replica linked
+ * to its primary leaves the set until it does. Each change is a
+ * `NodeAdded`/`NodeRemoved` event.
  *
  * It does not hold commands during a failover (the master backend does),
  * and does not ask the sentinels itself (`SentinelDiscovery` does).
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as EffectPubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Address from "../Address.ts"
 import type { Command } from "../Command.ts"
+import * as Commands from "../Commands.ts"
 import * as Delivery from "../Delivery.ts"
 import type * as Redis from "../Redis.ts"
 import type * as RedisConfig from "../RedisConfig.ts"
@@ -35,16 +43,130 @@ import { concerns, keyOf } from "./SentinelEvents.ts"
 import type { Follower, Node, Nodes } from "./SentinelNodes.ts"
 import { makeFollower, makeNodes, monitorOn } from "./SentinelNodes.ts"
 
-// The nodes in use, and where the round robin stands. Only `refresh`
-// replaces `nodes`; a node leaves it when it is retired.
+/**
+ * Which ready replica a command goes to:
+ *
+ * - `roundRobin` (default): each in turn;
+ * - `random`: one at random;
+ * - `lowestLatency`: the lowest PING round trip, measured every 2 s (round
+ *   robin until the first measure);
+ * - a function: given the addresses of the replicas in use, returns one of
+ *   them (a replica that is not ready, or `undefined`: round robin).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ReplicaSelection =
+  | "roundRobin"
+  | "random"
+  | "lowestLatency"
+  | ((replicas: ReadonlyArray<Address.Address>) => Address.Address | undefined)
+
+/**
+ * The policies by name.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const REPLICA_SELECTIONS: ReadonlyArray<ReplicaSelection & string> = ["roundRobin", "random", "lowestLatency"]
+
+/**
+ * What a chooser picks from: a node's `host:port` and endpoint.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Candidate {
+  readonly address: string
+  readonly endpoint: RedisConfig.Endpoint
+}
+
+/**
+ * A chooser by `selection` over the node lists it is given (pure but for its
+ * round-robin counter): a ready node when there is one, else the next one.
+ * Nothing is allocated per pick (the function policy's address list is
+ * built once per node list).
+ *
+ * @category selection
+ * @since 0.1.0
+ */
+export const chooser = <N extends Candidate>(
+  selection: ReplicaSelection,
+  ready: (node: N) => boolean,
+  latency: (address: string) => number
+) => {
+  let next = 0
+  const roundRobin = (list: ReadonlyArray<N>): N => {
+    const n = list.length
+    for (let i = 0; i < n; i++) {
+      const candidate = list[(next + i) % n]
+      if (ready(candidate)) {
+        next = (next + i + 1) % n
+        return candidate
+      }
+    }
+    next = (next + 1) % n
+    return list[next % n]
+  }
+  let listed: ReadonlyArray<N> | undefined
+  let addresses: ReadonlyArray<Address.Address> = []
+  const byFunction = (list: ReadonlyArray<N>, f: (replicas: ReadonlyArray<Address.Address>) => Address.Address | undefined) => {
+    if (list !== listed) {
+      listed = list
+      addresses = list.map((n) => n.endpoint as unknown as Address.Address)
+    }
+    const chosen = f(addresses)
+    if (chosen !== undefined) {
+      for (const n of list) {
+        const e = n.endpoint
+        if (e._tag === "Tcp" && e.host === chosen.host && e.port === chosen.port && ready(n)) return n
+      }
+    }
+    return roundRobin(list)
+  }
+  const random = (list: ReadonlyArray<N>): N => {
+    let readyCount = 0
+    for (const n of list) if (ready(n)) readyCount++
+    if (readyCount === 0) return roundRobin(list)
+    let k = Math.floor(Math.random() * readyCount)
+    for (const n of list) if (ready(n) && k-- === 0) return n
+    return roundRobin(list)
+  }
+  const lowest = (list: ReadonlyArray<N>): N => {
+    let best: N | undefined
+    let bestRtt = Infinity
+    for (const n of list) {
+      const rtt = latency(n.address)
+      if (ready(n) && rtt < bestRtt) {
+        best = n
+        bestRtt = rtt
+      }
+    }
+    return best ?? roundRobin(list)
+  }
+  return (list: ReadonlyArray<N>): N | undefined => {
+    if (list.length === 0) return undefined
+    if (typeof selection === "function") return byFunction(list, selection)
+    switch (selection) {
+      case "random":
+        return random(list)
+      case "lowestLatency":
+        return lowest(list)
+      default:
+        return roundRobin(list)
+    }
+  }
+}
+
+// The nodes in use. Only `refresh` replaces `nodes`; a node leaves it when
+// it is retired.
 interface ReplicaSet {
   nodes: ReadonlyArray<Node>
-  next: number
 }
 
 // Reads the replica set again and moves to it. A replica new to the set is
 // asked ROLE first: a node the sentinels list as a replica may still be a
-// restarted stale primary.
+// restarted stale primary. With `recheck`, so is every replica in use.
 const refresh = (
   set: ReplicaSet,
   discovery: Discovery,
@@ -53,13 +175,13 @@ const refresh = (
   follower: Follower,
   topology: EffectPubSub.PubSub<TopologyEvent.TopologyEvent>
 ) =>
-(trigger: string): Effect.Effect<void, RedisError.RedisError> =>
+(trigger: string, recheck = false): Effect.Effect<void, RedisError.RedisError> =>
   Effect.gen(function*() {
     const listed = yield* discovery.service.discoverReplicas()
     const current = set.nodes
     const replicas: Array<RedisConfig.Endpoint> = []
     for (const r of listed) {
-      if (current.some((n) => n.address === keyOf(r))) replicas.push(r)
+      if (!recheck && current.some((n) => n.address === keyOf(r))) replicas.push(r)
       else if (Exit.isSuccess(yield* Effect.exit(discovery.verifyReplica(data, r)))) replicas.push(r)
     }
     const role = replicas.length > 0 ? "replica" : "primary"
@@ -105,22 +227,20 @@ export const make = (
     const cues = makeCues()
     const nodes = yield* makeNodes(data, options, () => cues.cue(false, undefined, "a replica's connection dropped"))
     const topology = yield* EffectPubSub.unbounded<TopologyEvent.TopologyEvent>()
-    const set: ReplicaSet = { nodes: [], next: 0 }
+    const set: ReplicaSet = { nodes: [] }
+    const latencies = new Map<string, number>()
+    const choose = chooser<Node>(
+      options.replicaSelection ?? "roundRobin",
+      (n) => n.shared.status() === "ready",
+      (a) => latencies.get(a) ?? Infinity
+    )
 
-    // Round robin over ready nodes; any node when none is ready.
+    // A ready node by the policy; any node when none is ready.
     const pick: Effect.Effect<Node, RedisError.RedisError> = Effect.suspend(() => {
-      const list = set.nodes
-      const n = list.length
-      if (n === 0) return Effect.fail(masterNotFound(masterName, `no replica or primary known for '${masterName}'`))
-      for (let i = 0; i < n; i++) {
-        const candidate = list[(set.next + i) % n]
-        if (candidate.shared.status() === "ready") {
-          set.next = (set.next + i + 1) % n
-          return Effect.succeed(candidate)
-        }
-      }
-      set.next = (set.next + 1) % n
-      return Effect.succeed(list[set.next % n])
+      const n = choose(set.nodes)
+      return n === undefined
+        ? Effect.fail(masterNotFound(masterName, `no replica or primary known for '${masterName}'`))
+        : Effect.succeed(n)
     })
     const first: Effect.Effect<Node, RedisError.RedisError> = Effect.suspend(() =>
       set.nodes.length > 0 ? Effect.succeed(set.nodes[0]) : pick
@@ -132,8 +252,23 @@ export const make = (
     discovery.onEvent((event) => {
       if (event.channel === "reconnect" || concerns(event, masterName)) cues.cue(false, undefined, event.channel)
     })
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(cues.next, ({ reason }) => Effect.ignore(refreshSet(reason)))))
+    // The ROLE re-check rides the refresh loop (one refresh at a time).
+    let recheck = false
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(cues.next, ({ reason }) => {
+      const all = recheck
+      recheck = false
+      return Effect.ignore(refreshSet(all ? "role-check" : reason, all))
+    })))
     yield* refreshPeriodically(options, cues)
+    const every = Duration.fromInputUnsafe(options.replicaCheckInterval ?? Duration.seconds(10))
+    yield* Effect.forkScoped(Effect.forever(Effect.andThen(
+      Effect.sleep(every),
+      Effect.sync(() => {
+        recheck = true
+        cues.cue(false, undefined, "role-check")
+      })
+    )))
+    if (options.replicaSelection === "lowestLatency") yield* measureLatency(() => set.nodes, latencies)
 
     const attempt = <A>(command: Command<A>) => Effect.flatMap(pick, (n) => n.shared.send(command))
     const isSafe = (command: Command<unknown>, error: RedisError.RedisError) => Delivery.isRetry(command, error, "nodes")
@@ -155,3 +290,24 @@ export const make = (
       events: Stream.merge(Stream.map(nodes.registry.events, TopologyEvent.connection), Stream.fromPubSub(topology))
     }
   })
+
+const PING = Commands.ping()
+
+// The `lowestLatency` policy's measure: every node in use PINGed now and
+// then every 2 s, on a fiber of the scope (none per command); a node that
+// does not answer within 1 s counts as infinitely far.
+const measureLatency = (
+  inUse: () => ReadonlyArray<Node>,
+  latencies: Map<string, number>
+): Effect.Effect<void, never, Scope.Scope> => {
+  const measure = Effect.suspend(() =>
+    Effect.forEach(inUse(), (n) =>
+      Effect.suspend(() => {
+        const started = performance.now()
+        return Effect.map(Effect.exit(Effect.timeout(n.shared.send(PING), "1 second")), (exit) => {
+          latencies.set(n.address, Exit.isSuccess(exit) ? performance.now() - started : Infinity)
+        })
+      }), { concurrency: "unbounded", discard: true })
+  )
+  return Effect.andThen(measure, Effect.asVoid(Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep("2 seconds"), measure)))))
+}

@@ -7,8 +7,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Address from "../../src/Address.ts"
 import type { Command } from "../../src/Command.ts"
+import * as Cmd from "../../src/Command.ts"
 import * as Commands from "../../src/Commands.ts"
 import * as ClusterFanOut from "../../src/cluster/ClusterFanOut.ts"
 import type { NodeInfo, View } from "../../src/cluster/ClusterView.ts"
@@ -38,7 +40,10 @@ describe("ClusterFanOut.targets", () => {
     assert.deepStrictEqual(ports(ClusterFanOut.targets(view, "all")), [7001, 7003, 7002, 7004])
     const random = ClusterFanOut.targets(view, "random")
     assert.strictEqual(random.length, 1)
-    assert.include([7001, 7002], random[0].port)
+    // redis-py's RANDOM: any node, primaries and (healthy) replicas alike.
+    assert.include([7001, 7002, 7003, 7004], random[0].port)
+    const seen = new Set(Array.from({ length: 400 }, () => ClusterFanOut.targets(view, "random")[0].port))
+    assert.deepStrictEqual([...seen].sort(), [7001, 7002, 7003, 7004])
     assert.deepStrictEqual(ports(ClusterFanOut.targets(view, { host: "h", port: 1 })), [1])
     assert.deepStrictEqual(ports(ClusterFanOut.targets(view, [{ host: "h", port: 1 }, { host: "h", port: 2 }])), [1, 2])
     assert.deepStrictEqual(ClusterFanOut.targets({ shards: [] }, "random"), [])
@@ -133,5 +138,83 @@ describe("ClusterFanOut.make", () => {
       const { fanOut } = fake(() => Effect.fail(notBusy))
       const error = yield* Effect.flip(fanOut.run(Commands.raw(["SCRIPT", "KILL"]), { request: "allShards", response: "oneSucceeded" }))
       assert.strictEqual(error, notBusy)
+    }))
+})
+
+describe("ClusterFanOut.make: re-resolving the target", () => {
+  const lost = RedisError.make(new RedisError.ConnectionError({ message: "lost" }), "NotSent")
+  const lostUnknown = RedisError.make(new RedisError.ConnectionError({ message: "lost" }), "Unknown")
+  const failedOver: View = {
+    shards: [
+      { ranges: [[0, 8191]], primary: node(7003), replicas: [node(7001, "replica", "failed")] },
+      { ranges: [[8192, 16383]], primary: node(7002), replicas: [node(7004, "replica")] }
+    ]
+  }
+  const threeRetries = Schedule.recurs(3).pipe(Schedule.setInputType<RedisError.RedisError>())
+
+  // `now` is the view; a send to 7001 fails `error` and makes the cluster fail over.
+  const failingOver = (error: RedisError.RedisError) => {
+    let now = view
+    const sent: Array<string> = []
+    const refreshes: Array<string> = []
+    const fanOut = ClusterFanOut.make({
+      send: <A>(a: Address.Address, command: Command<A>) =>
+        Effect.suspend(() => {
+          sent.push(`${a.port} ${command.name}`)
+          if (a.port === 7001) {
+            now = failedOver
+            return Effect.fail(error)
+          }
+          return Effect.succeed(a.port as A)
+        }),
+      view: () => now,
+      retry: threeRetries,
+      requestRefresh: (trigger) => refreshes.push(trigger),
+      triggerOf: () => "connection-failures"
+    })
+    return { fanOut, sent, refreshes }
+  }
+
+  it.effect("a primary lost under a read: refresh asked, the new primary answers; nodes that answered are not asked again", () =>
+    Effect.gen(function*() {
+      const { fanOut, refreshes, sent } = failingOver(lost)
+      const results = yield* fanOut.onNodes("primaries", Commands.dbsize())
+      assert.deepStrictEqual([...results.keys()].sort(), ["127.0.0.1:7002", "127.0.0.1:7003"])
+      assert.deepStrictEqual(results.get("127.0.0.1:7003"), Exit.succeed(7003))
+      assert.deepStrictEqual(sent, ["7001 DBSIZE", "7002 DBSIZE", "7003 DBSIZE"])
+      assert.deepStrictEqual(refreshes, ["connection-failures"])
+      assert.strictEqual(yield* fanOut.run(Commands.dbsize(), { request: "allShards", response: "aggSum" }), 7002 + 7003)
+    }))
+
+  it.effect("a write that may have run is not sent again: that node's failure is its result", () =>
+    Effect.gen(function*() {
+      const { fanOut, sent } = failingOver(lostUnknown)
+      const write = Cmd.unsafeMake("SWAPDB", ["SWAPDB", 0, 1], [], Cmd.Flags.WRITE | Cmd.Flags.NO_KEYS, Cmd.Reply.ok)
+      const results = yield* fanOut.onNodes("primaries", write)
+      assert.strictEqual(RedisError.failureOf(results.get("127.0.0.1:7001")!), lostUnknown)
+      assert.deepStrictEqual(sent, ["7001 SWAPDB", "7002 SWAPDB"])
+    }))
+
+  it.effect("a node that keeps failing: its last failure once the schedule runs out", () =>
+    Effect.gen(function*() {
+      const sent: Array<number> = []
+      const fanOut = ClusterFanOut.make({
+        send: <A>(a: Address.Address) =>
+          Effect.suspend(() => (sent.push(a.port), a.port === 7002 ? Effect.fail(lost) : Effect.succeed("PONG" as A))),
+        view: () => view,
+        retry: threeRetries
+      })
+      const results = yield* fanOut.onNodes({ host: "127.0.0.1", port: 7002 }, Commands.ping())
+      assert.strictEqual(RedisError.failureOf(results.get("127.0.0.1:7002")!), lost)
+      assert.deepStrictEqual(sent, [7002, 7002, 7002, 7002])
+    }))
+
+  it.effect("without a retry schedule each node gets exactly one send", () =>
+    Effect.gen(function*() {
+      let sends = 0
+      const fanOut = ClusterFanOut.make({ send: () => Effect.suspend(() => (sends++, Effect.fail(lost))), view: () => view })
+      const results = yield* fanOut.onNodes("all", Commands.ping())
+      assert.strictEqual(results.size, 4)
+      assert.strictEqual(sends, 4)
     }))
 })

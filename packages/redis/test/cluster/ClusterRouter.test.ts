@@ -296,3 +296,101 @@ describe("ClusterRouter keyless commands and setReadFrom", () => {
     assert.isTrue(ClusterRouter.usesReplicas((s) => s.primary))
   })
 })
+
+// -----------------------------------------------------------------------------
+// replicaFor and the default node
+// -----------------------------------------------------------------------------
+
+describe("ClusterRouter.replicaFor", () => {
+  it("a replica of the slot's shard under every policy, primary included (redis-py get_node_from_key replica=True)", () => {
+    const snapshot = oneShard(node(7001), [replica(7002), replica(7003)])
+    for (const policy of ["primary", "primaryPreferred", "roundRobin", "lowestLatency", "replica"] as const) {
+      const router = ClusterRouter.make(policy)
+      const got = ports(Array.from({ length: 6 }, () => router.replicaFor(snapshot, slot)))
+      assert.isTrue(got.every((p) => p === 7002 || p === 7003), `${policy}: ${got}`)
+      assert.strictEqual(new Set(got).size, 2, `${policy} spreads over the replicas`)
+    }
+  })
+
+  it("the policy's own pick when it is a replica; failed replicas never; none without a healthy replica", () => {
+    const snapshot = oneShard(node(7001), [replica(7002, "failed"), replica(7003)])
+    const router = ClusterRouter.make((s) => s.replicas[1])
+    assert.deepStrictEqual(ports(Array.from({ length: 3 }, () => router.replicaFor(snapshot, slot))), [7003, 7003, 7003])
+    assert.deepStrictEqual(ports([ClusterRouter.make("primary").replicaFor(snapshot, slot)]), [7003])
+    assert.isUndefined(ClusterRouter.make("replica").replicaFor(oneShard(node(7001), [replica(7002, "failed")]), slot))
+    assert.isUndefined(ClusterRouter.make("replica").replicaFor(snapshotOf({ shards: [] }), slot))
+  })
+})
+
+describe("ClusterRouter default node", () => {
+  const threeShards = (health: NodeInfo["health"] = "online", first = 7001) =>
+    snapshotOf({
+      shards: [
+        shard([[0, 5000]], node(first, "primary", health), [replica(7011)]),
+        shard([[5001, 10000]], node(7002), [replica(7012)]),
+        shard([[10001, 16383]], node(7003), [replica(7013)])
+      ]
+    })
+
+  it("chooseDefaultNode: a primary at random; keyless commands all go there", () => {
+    const snapshot = threeShards()
+    const chosen = new Set<number>()
+    for (let i = 0; i < 200; i++) {
+      const router = ClusterRouter.make("replica")
+      router.chooseDefaultNode(snapshot)
+      const d = router.defaultNode(snapshot)!
+      assert.include([7001, 7002, 7003], d.port)
+      chosen.add(d.port)
+      assert.isTrue(picks(router, snapshot, Commands.ping(), 5, -1).every((n) => n?.port === d.port))
+    }
+    assert.strictEqual(chosen.size, 3, "different clients spread over the primaries")
+  })
+
+  it("the client's choice is made again when it fails over or is marked failed; avoid skips a node", () => {
+    const router = ClusterRouter.make("primary")
+    const before = threeShards()
+    router.chooseDefaultNode(before, { host: "127.0.0.1", port: 7002 })
+    router.chooseDefaultNode(before, { host: "127.0.0.1", port: 7003 })
+    const first = router.defaultNode(before)!
+    assert.notStrictEqual(first.port, 7003)
+    // Its primary failed: another one takes over.
+    const failed = snapshotOf({
+      shards: before.view.shards.map((s) =>
+        s.primary.port === first.port ? { ...s, primary: { ...s.primary, health: "failed" as const } } : s
+      )
+    })
+    const next = router.defaultNode(failed)!
+    assert.notStrictEqual(next.port, first.port)
+    assert.strictEqual(next.role, "primary")
+    // The same node in a new snapshot: kept, as the new snapshot's entry.
+    const again = threeShards()
+    const kept = router.defaultNode(again)!
+    assert.strictEqual(kept.port, next.port)
+    assert.include(again.view.shards.map((s) => s.primary), kept)
+  })
+
+  it("the user's default node is kept while it is a node of the cluster, even a replica; replaced when it leaves", () => {
+    const router = ClusterRouter.make("primary")
+    const snapshot = threeShards()
+    router.setDefaultNode(replica(7012))
+    assert.isTrue(router.defaultIsUsers())
+    router.chooseDefaultNode(snapshot)
+    assert.strictEqual(router.defaultNode(snapshot)?.port, 7012, "chooseDefaultNode leaves the user's choice alone")
+    assert.strictEqual(router.route(snapshot, Commands.ping(), -1)?.port, 7012)
+    const without = snapshotOf({ shards: snapshot.view.shards.map((s) => ({ ...s, replicas: [] })) })
+    const replaced = router.defaultNode(without)!
+    assert.strictEqual(replaced.role, "primary")
+    assert.isFalse(router.defaultIsUsers())
+    router.setDefaultNode(undefined)
+    assert.isUndefined(router.defaultNode(snapshot))
+  })
+
+  it("randomPrimary: healthy primaries first, any primary when none is healthy, nothing without shards", () => {
+    const failed = threeShards("failed")
+    for (let i = 0; i < 50; i++) assert.notStrictEqual(ClusterRouter.randomPrimary(failed.view, undefined)?.port, 7001)
+    const allFailed = oneShard(node(7001, "primary", "failed"))
+    assert.strictEqual(ClusterRouter.randomPrimary(allFailed.view, undefined)?.port, 7001)
+    assert.strictEqual(ClusterRouter.randomPrimary(allFailed.view, { host: "127.0.0.1", port: 7001 })?.port, 7001)
+    assert.isUndefined(ClusterRouter.randomPrimary({ shards: [] }, undefined))
+  })
+})

@@ -131,3 +131,36 @@ describe("Sentinel (pure)", () => {
       }))
   })
 })
+
+describe("Sentinel.problemOf", () => {
+  const base: Sentinel.Options = { sentinels: ["127.0.0.1:26379"], masterName: "m" }
+  it("accepts the defaults and every documented value", () => {
+    assert.isUndefined(Sentinel.problemOf(base))
+    for (const replicaSelection of ["roundRobin", "random", "lowestLatency", () => undefined] as const) {
+      assert.isUndefined(Sentinel.problemOf({ ...base, replicaSelection }))
+    }
+    assert.isUndefined(Sentinel.problemOf({
+      ...base,
+      replicaCheckInterval: "5 seconds",
+      addressRemap: { "10.0.0.1:6379": "127.0.0.1:6379" }
+    }))
+    assert.isUndefined(Sentinel.problemOf({ ...base, addressRemap: (a) => a }))
+  })
+
+  const BAD: ReadonlyArray<readonly [Partial<Sentinel.Options>, string]> = [
+    [{ replicaSelection: "nearest" as never }, "replicaSelection"],
+    [{ replicaCheckInterval: 0 }, "replicaCheckInterval"],
+    [{ replicaCheckInterval: "soon" as never }, "replicaCheckInterval"],
+    [{ replicaCheckInterval: Duration.infinity }, "replicaCheckInterval"],
+    [{ addressRemap: { "10.0.0.1": "127.0.0.1:6379" } }, "addressRemap"],
+    [{ addressRemap: { "10.0.0.1:6379": "127.0.0.1" } }, "addressRemap"],
+    [{ refreshInterval: -1 }, "refreshInterval"]
+  ]
+  it("refuses bad values, naming the option", () => {
+    for (const [bad, name] of BAD) {
+      const problem = Sentinel.problemOf({ ...base, ...bad })
+      assert.isDefined(problem, name)
+      assert.include(problem!, name)
+    }
+  })
+})

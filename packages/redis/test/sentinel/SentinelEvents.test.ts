@@ -41,3 +41,34 @@ describe("SentinelEvents", () => {
     assert.strictEqual(SentinelEvents.keyOf(RedisConfig.tcp("::1", 6379)), "[::1]:6379")
   })
 })
+
+describe("SentinelEvents.remapAnnouncement", () => {
+  const remap = (a: { readonly host: string; readonly port: number }) =>
+    a.host === "10.0.0.2" ? { host: "public.example", port: a.port + 1000 } : a
+  const at = { sentinel: "s:1", receivedAt: 0 }
+
+  it("rewrites the addresses of +switch-master and +promoted-slave; what announcement reads follows", () => {
+    const sw = SentinelEvents.remapAnnouncement(
+      { ...at, channel: "+switch-master", payload: "m 10.0.0.1 6379 10.0.0.2 6380" },
+      remap
+    )
+    assert.strictEqual(sw.payload, "m 10.0.0.1 6379 public.example 7380")
+    assert.deepStrictEqual(SentinelEvents.announcement(sw)?.to, RedisConfig.tcp("public.example", 7380))
+    const promoted = SentinelEvents.remapAnnouncement(
+      { ...at, channel: "+promoted-slave", payload: "slave 10.0.0.2:6380 10.0.0.2 6380 @ m 10.0.0.1 6379" },
+      remap
+    )
+    assert.strictEqual(promoted.payload, "slave public.example:7380 public.example 7380 @ m 10.0.0.1 6379")
+    assert.deepStrictEqual(SentinelEvents.announcement(promoted)?.to, RedisConfig.tcp("public.example", 7380))
+  })
+
+  it("other events, malformed payloads and untouched addresses come back as they are", () => {
+    for (
+      const e of [
+        { ...at, channel: "+sdown", payload: "master m 10.0.0.2 6380" },
+        { ...at, channel: "+switch-master", payload: "m 10.0.0.1 x 10.0.0.2 6380" },
+        { ...at, channel: "+switch-master", payload: "m 10.0.0.1 6379 10.0.0.3 6380" }
+      ]
+    ) assert.strictEqual(SentinelEvents.remapAnnouncement(e, remap), e)
+  })
+})
