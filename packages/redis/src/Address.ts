@@ -5,7 +5,9 @@
  *
  * The text form is `host:port`, with IPv6 hosts in brackets (`[::1]:7000`):
  * the form `CLUSTER NODES`, `MOVED` and `redis-cli` use, so it is also the
- * key under which a client keeps per-node state.
+ * key under which a client keeps per-node state. Also here: the
+ * `addressRemap` rewrite (a function or a table) that the cluster and
+ * sentinel clients apply to the addresses the servers announce.
  *
  * @since 0.1.0
  */
@@ -77,3 +79,52 @@ export const format = (address: Address): string =>
  * @since 0.1.0
  */
 export const equals = (a: Address, b: Address): boolean => a.port === b.port && a.host === b.host
+
+/**
+ * The address rewrite of the `addressRemap` option (NAT, port forwarding, containers):
+ * a function, or a table from announced `host:port` to the address to dial.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export type Remap =
+  | ((address: Address) => Address)
+  | Readonly<Record<string, string | Address>>
+
+/**
+ * The rewrite as a function (the identity when there is none).
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export const remapper = (remap: Remap | undefined): (address: Address) => Address => {
+  if (remap === undefined) return (a) => a
+  if (typeof remap === "function") return remap
+  return (a) => {
+    const hit = remap[format(a)]
+    if (hit === undefined) return a
+    return typeof hit === "string" ? parse(hit) ?? a : hit
+  }
+}
+
+/**
+ * What is wrong with an `addressRemap` option, or undefined: a table's keys
+ * and string values must be `host:port`, its object values valid addresses.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export const remapProblem = (remap: unknown): string | undefined => {
+  if (remap === undefined || typeof remap === "function") return undefined
+  if (typeof remap !== "object" || remap === null || Array.isArray(remap)) {
+    return "addressRemap must be a function or a table from \"host:port\" to an address"
+  }
+  for (const [from, to] of Object.entries(remap)) {
+    if (parse(from) === undefined) return `addressRemap: the key '${from}' is not "host:port"`
+    const target = typeof to === "string" ? parse(to) : to as Address | undefined
+    const valid = target !== undefined && target !== null && typeof target.host === "string" && target.host !== "" &&
+      Number.isInteger(target.port) && target.port > 0 && target.port < 65536
+    if (!valid) return `addressRemap: the address for '${from}' is not "host:port" or { host, port }`
+  }
+  return undefined
+}

@@ -125,54 +125,11 @@ export const connectionOptions = (base: RedisConfig.ConnectionOptions, defaults:
   }
 }
 
-/**
- * The address rewrite of the `addressRemap` option (NAT, port forwarding):
- * a function, or a table from announced `host:port` to the address to dial.
- *
- * @category options
- * @since 0.1.0
- */
-export type Remap =
-  | ((address: Address.Address) => Address.Address)
-  | Readonly<Record<string, string | Address.Address>>
-
-/**
- * The rewrite as a function (the identity when there is none).
- *
- * @category options
- * @since 0.1.0
- */
-export const remapper = (remap: Remap | undefined): (address: Address.Address) => Address.Address => {
-  if (remap === undefined) return (a) => a
-  if (typeof remap === "function") return remap
-  return (a) => {
-    const hit = remap[Address.format(a)]
-    if (hit === undefined) return a
-    return typeof hit === "string" ? Address.parse(hit) ?? a : hit
-  }
-}
-
-/**
- * What is wrong with an `addressRemap` option, or undefined: a table's keys
- * and string values must be `host:port`, its object values valid addresses.
- *
- * @category options
- * @since 0.1.0
- */
-export const remapProblem = (remap: unknown): string | undefined => {
-  if (remap === undefined || typeof remap === "function") return undefined
-  if (typeof remap !== "object" || remap === null || Array.isArray(remap)) {
-    return "addressRemap must be a function or a table from \"host:port\" to an address"
-  }
-  for (const [from, to] of Object.entries(remap)) {
-    if (Address.parse(from) === undefined) return `addressRemap: the key '${from}' is not "host:port"`
-    const target = typeof to === "string" ? Address.parse(to) : to as Address.Address | undefined
-    const valid = target !== undefined && target !== null && typeof target.host === "string" && target.host !== "" &&
-      Number.isInteger(target.port) && target.port > 0 && target.port < 65536
-    if (!valid) return `addressRemap: the address for '${from}' is not "host:port" or { host, port }`
-  }
-  return undefined
-}
+// The `addressRemap` option lives in Address.ts (the sentinel client uses it
+// too); re-exported for the cluster's options.
+export type Remap = Address.Remap
+export const remapper = Address.remapper
+export const remapProblem = Address.remapProblem
 
 // -----------------------------------------------------------------------------
 // the nodes
