@@ -135,16 +135,16 @@ export const make = (open: Open): Effect.Effect<NodeRegistry, never, Scope.Scope
       }
     })
 
+    // Opening is uninterruptible: `open` only builds the pool (its shared
+    // connection dials in the background), so it never waits on the network,
+    // and a fiber interrupted half way must not leave waiters on `opening`.
     const openNew = (node: string): Effect.Effect<Pool.Pool> =>
-      Effect.uninterruptibleMask((restore) =>
+      Effect.uninterruptible(
         Effect.gen(function*() {
           const deferred = yield* Deferred.make<Pool.Pool>()
           opening.set(node, deferred)
           const nodeScope = yield* Scope.fork(scope)
-          const pool = yield* restore(open(node, hooksFor(node))).pipe(
-            Scope.provide(nodeScope),
-            Effect.onInterrupt(() => Effect.andThen(Scope.close(nodeScope, Exit.void), Effect.sync(() => opening.delete(node))))
-          )
+          const pool = yield* open(node, hooksFor(node)).pipe(Scope.provide(nodeScope))
           open_.set(node, { pool, scope: nodeScope })
           opening.delete(node)
           emit({ _tag: "Opened", node })
