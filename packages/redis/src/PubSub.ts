@@ -11,20 +11,30 @@
  * `Uint8Array`, for data that is not UTF-8) run on a second subscriber
  * connection whose pushes are never decoded as text.
  *
+ * Every subscription is bounded: at most `bufferSize` messages (default
+ * 10 000) wait for its consumer. A consumer that falls further behind loses
+ * messages, by its `strategy`: `dropping` (the default) drops the newest,
+ * `sliding` the oldest. Drops are counted (`dropped`) and, on the streams
+ * with gap events, reported as a `Gap` with reason `overflow` and the count,
+ * at the place the messages went missing. Only the slow subscription loses
+ * anything: the connection keeps reading at full speed, so the other
+ * subscriptions on it keep flowing and the server never sees a full output
+ * buffer (`client-output-buffer-limit pubsub`), which would disconnect the
+ * whole connection. The buffer itself is `internal/SubscriptionBuffer.ts`.
+ *
  * It does not publish (that is an ordinary command) and does not route shard
  * channels to cluster nodes (the cluster backend does that with one
  * `PubSub` per node).
  *
  * @since 0.1.0
  */
-import type * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import * as Connection from "./Connection.ts"
+import * as SubscriptionBuffer from "./internal/SubscriptionBuffer.ts"
 import type * as RedisConfig from "./RedisConfig.ts"
 import * as RedisError from "./RedisError.ts"
 import type { Arg, RespValue } from "./Resp.ts"
@@ -70,17 +80,106 @@ export type Kind = "channel" | "pattern" | "shard"
 /**
  * Messages may have been missed: the subscription was made again after the
  * connection was lost (`reconnect`) or moved to another node (`moved`: a
- * cluster failover or slot migration). Pub/sub keeps no backlog, so what was
- * published in between is gone.
+ * cluster failover or slot migration); pub/sub keeps no backlog, so what
+ * was published in between is gone. Or the consumer fell `bufferSize`
+ * messages behind and `dropped` messages were dropped here (`overflow`).
  *
  * @category models
  * @since 0.1.0
  */
 export interface Gap {
   readonly kind: "gap"
-  readonly reason: "reconnect" | "moved"
+  readonly reason: "reconnect" | "moved" | "overflow"
   readonly subscription: Kind
   readonly names: ReadonlyArray<string>
+  /** How many messages were dropped, for an `overflow` gap (unknown for the others). */
+  readonly dropped?: number | undefined
+}
+
+/**
+ * What a full subscription drops to take one more message: the newcomer
+ * (`dropping`: the consumer sees an unbroken run, then the gap) or the
+ * oldest waiting message (`sliding`: the consumer sees the newest, for
+ * feeds where only the latest value matters).
+ *
+ * Applying backpressure to the socket instead is not offered: it would
+ * stall every subscription sharing the connection, and the server then
+ * disconnects the client at `client-output-buffer-limit pubsub` (32 MB, or
+ * 8 MB for 60 s by default), losing everything for everyone.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Strategy = SubscriptionBuffer.Strategy
+
+/**
+ * How much one subscription may hold for its consumer, and what it drops
+ * past that. Given to the client (`subscriptionBuffer`, for every
+ * subscription) or to one subscribe call (which wins).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BufferOptions {
+  /**
+   * How many messages may wait for the consumer (a positive integer).
+   * Default: `defaultBufferSize`. The stream's consumer may hold one more
+   * batch of at most this many while it works.
+   */
+  readonly bufferSize?: number | undefined
+  /** What to drop when the buffer is full. Default: `dropping`. */
+  readonly strategy?: Strategy | undefined
+}
+
+/**
+ * How many messages a subscription buffers by default: 10 000, enough to
+ * ride out a 100 ms stall at 100 000 messages a second.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultBufferSize = 10_000
+
+/**
+ * The options of `make`: the subscriber connection's, and the default
+ * buffer of its subscriptions.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Options = RedisConfig.ConnectionOptions & {
+  /** The buffer of every subscription unless the subscribe call says otherwise. */
+  readonly subscriptionBuffer?: BufferOptions | undefined
+}
+
+/**
+ * What is wrong with buffer options, if anything.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const bufferProblem = (options: BufferOptions | undefined): string | undefined => {
+  const size = options?.bufferSize
+  if (size !== undefined && !(Number.isSafeInteger(size) && size > 0)) {
+    return `bufferSize must be a positive integer, got ${size}`
+  }
+  const strategy = options?.strategy
+  if (strategy !== undefined && strategy !== "dropping" && strategy !== "sliding") {
+    return `strategy must be "dropping" or "sliding", got ${String(strategy)}`
+  }
+  return undefined
+}
+
+/**
+ * Fails `InvalidArgument` when the client's `subscriptionBuffer` is not
+ * valid; for a topology to check its options before it opens anything.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const validate = (options: { readonly subscriptionBuffer?: BufferOptions | undefined }): Effect.Effect<void, RedisError.RedisError> => {
+  const problem = bufferProblem(options.subscriptionBuffer)
+  return problem === undefined ? Effect.void : Effect.fail(RedisError.invalidArgument(`subscriptionBuffer: ${problem}`))
 }
 
 /**
@@ -96,11 +195,19 @@ export type Event = Message | Gap
  * @since 0.1.0
  */
 export interface PubSub {
-  /** Messages for the given channels (or patterns, or shard channels), for as long as the stream runs. */
-  readonly subscribe: (kind: Kind, names: ReadonlyArray<string>) => Stream.Stream<Message, RedisError.RedisError>
-  /** The same, with a `Gap` event wherever messages may have been missed. */
+  /**
+   * Messages for the given channels (or patterns, or shard channels), for
+   * as long as the stream runs. Bounded by `buffer` (or the client's
+   * default); what overflows is dropped and counted in `dropped`.
+   */
+  readonly subscribe: (
+    kind: Kind,
+    names: ReadonlyArray<string>,
+    buffer?: BufferOptions
+  ) => Stream.Stream<Message, RedisError.RedisError>
+  /** The same, with a `Gap` event wherever messages may have been missed (an overflow included). */
   readonly subscribeEvents?:
-    | ((kind: Kind, names: ReadonlyArray<string>) => Stream.Stream<Event, RedisError.RedisError>)
+    | ((kind: Kind, names: ReadonlyArray<string>, buffer?: BufferOptions) => Stream.Stream<Event, RedisError.RedisError>)
     | undefined
   /**
    * Messages as bytes, names given as strings (sent as UTF-8) or bytes; on
@@ -108,10 +215,20 @@ export interface PubSub {
    * binary subscriptions with `NotSupported`.
    */
   readonly subscribeBytes?:
-    | ((kind: Kind, names: ReadonlyArray<string | Uint8Array>) => Stream.Stream<BinaryMessage, RedisError.RedisError>)
+    | ((
+      kind: Kind,
+      names: ReadonlyArray<string | Uint8Array>,
+      buffer?: BufferOptions
+    ) => Stream.Stream<BinaryMessage, RedisError.RedisError>)
     | undefined
   /** How many (re)subscribe rounds the connection has done: a change means messages may have been missed. */
   readonly generation: () => number
+  /**
+   * How many messages subscriptions dropped because their consumer fell
+   * `bufferSize` behind (each subscription counts its own). Optional: 0
+   * when absent.
+   */
+  readonly dropped?: (() => number) | undefined
   /** The subscriber connection's status (`"closed"` before the first subscription opens it). */
   readonly status?: (() => Connection.Status) | undefined
 }
@@ -160,10 +277,10 @@ const keyBytes = (key: string): Uint8Array => {
 
 const kinds = ["channel", "pattern", "shard"] as const
 
-// A listener is the queue of one stream, and whether that stream wants gap
+// A listener is the buffer of one stream, and whether that stream wants gap
 // events.
 interface Listener {
-  readonly queue: Queue.Queue<Event | BinaryMessage, RedisError.RedisError | Cause.Done>
+  readonly buffer: SubscriptionBuffer.SubscriptionBuffer<Event | BinaryMessage, Gap>
   readonly gaps: boolean
 }
 
@@ -191,6 +308,8 @@ class Subscriptions {
   }
   /** How many (re)subscribe rounds the connection has done. */
   generation = 0
+  /** How many messages the listeners' buffers dropped. */
+  dropped = 0
   private readonly hooks: Hooks | undefined
   readonly binary: boolean
 
@@ -215,7 +334,7 @@ class Subscriptions {
     const message: Message | BinaryMessage = this.binary
       ? { kind, channel: bytes(channel), pattern: pattern === undefined ? undefined : bytes(pattern), payload: bytes(payload) }
       : { kind, channel: str(channel), pattern: pattern === undefined ? undefined : str(pattern), payload: str(payload) }
-    for (const listener of set) Queue.offerUnsafe(listener.queue, message)
+    for (const listener of set) if (listener.buffer.offer(message)) this.dropped++
   }
 
   private confirm(kind: Kind, name: RespValue): void {
@@ -306,7 +425,7 @@ class Subscriptions {
       for (const listener of this.listeners[kind].get(name) ?? []) {
         if (!listener.gaps || told.has(listener)) continue
         told.add(listener)
-        Queue.offerUnsafe(listener.queue, { kind: "gap", reason: "reconnect", subscription: kind, names: [...names] })
+        listener.buffer.offerGap({ kind: "gap", reason: "reconnect", subscription: kind, names: [...names] })
       }
     }
   }
@@ -326,45 +445,61 @@ const resubscribe = (subs: Subscriptions, connection: Connection.Connection): Ef
     }
   })
 
-// One stream: subscribes the names nobody listened to yet and waits for
-// their confirmations; on exit, unsubscribes the names nobody listens to any
-// more. `keys` are the listeners' keys of the names (the names themselves
-// on a text subscriber).
+// One stream: a buffer of its own (`buffer`: the call's options over the
+// client's), then subscribes the names nobody listened to yet and waits for
+// their confirmations; on exit, unsubscribes the names nobody listens to
+// any more. `keys` are the listeners' keys of the names (the names
+// themselves on a text subscriber).
 const subscribeWith = <A extends Event | BinaryMessage>(
   subs: Subscriptions,
   getConnection: Effect.Effect<Connection.Connection>,
   kind: Kind,
   keys: ReadonlyArray<string>,
-  gaps: boolean
+  gaps: boolean,
+  buffer: BufferOptions
 ): Stream.Stream<A, RedisError.RedisError> => {
   if (keys.length === 0) {
     return Stream.fail(RedisError.invalidArgument(`${verbs[kind].sub} needs at least one name`, verbs[kind].sub))
   }
-  return Stream.callback<A, RedisError.RedisError>((queue) => {
-    // One queue type for every listener: what a subscriber delivers to it
+  const problem = bufferProblem(buffer)
+  if (problem !== undefined) return Stream.fail(RedisError.invalidArgument(problem, verbs[kind].sub))
+  const overflow = gaps
+    ? (dropped: number): Gap => ({ kind: "gap", reason: "overflow", subscription: kind, names: keys, dropped })
+    : undefined
+  const acquire = (listener: Listener) =>
+    Effect.gen(function*() {
+      const c = yield* getConnection
+      const { fresh, waits } = subs.add(kind, keys, listener)
+      if (fresh.length > 0) {
+        // While disconnected this waits in the offline queue; onConnect
+        // resubscribes every live name anyway.
+        yield* c.sendNoReply([verbs[kind].sub, ...fresh.map((k) => subs.arg(k))])
+        yield* Effect.all(waits.map(Deferred.await), { discard: true })
+      }
+      return c
+    })
+  const release = (listener: Listener) => (c: Connection.Connection) =>
+    Effect.suspend(() => {
+      const gone = subs.remove(kind, keys, listener)
+      return gone.length === 0 || c.status() === "closed"
+        ? Effect.void
+        : Effect.ignore(c.sendNoReply([verbs[kind].unsub, ...gone.map((k) => subs.arg(k))]))
+    })
+  // Each run of the stream gets its own listener and buffer.
+  return Stream.unwrap(Effect.suspend(() => {
+    const listener: Listener = {
+      buffer: new SubscriptionBuffer.SubscriptionBuffer(
+        buffer.bufferSize ?? defaultBufferSize,
+        buffer.strategy ?? "dropping",
+        overflow
+      ),
+      gaps
+    }
+    // One buffer type for every listener: what a subscriber delivers to it
     // is what its stream emits (text or binary, by the subscriber).
-    const listener: Listener = { queue: queue as unknown as Listener["queue"], gaps }
-    return Effect.acquireRelease(
-      Effect.gen(function*() {
-        const c = yield* getConnection
-        const { fresh, waits } = subs.add(kind, keys, listener)
-        if (fresh.length > 0) {
-          // While disconnected this waits in the offline queue; onConnect
-          // resubscribes every live name anyway.
-          yield* c.sendNoReply([verbs[kind].sub, ...fresh.map((k) => subs.arg(k))])
-          yield* Effect.all(waits.map(Deferred.await), { discard: true })
-        }
-        return c
-      }),
-      (c) =>
-        Effect.suspend(() => {
-          const gone = subs.remove(kind, keys, listener)
-          return gone.length === 0 || c.status() === "closed"
-            ? Effect.void
-            : Effect.ignore(c.sendNoReply([verbs[kind].unsub, ...gone.map((k) => subs.arg(k))]))
-        })
-    )
-  })
+    const stream = Stream.fromPull(Effect.succeed(SubscriptionBuffer.pull(listener.buffer))) as Stream.Stream<A>
+    return Effect.as(Effect.acquireRelease(acquire(listener), release(listener)), stream)
+  }))
 }
 
 // A subscriber connection opened by the first subscription, once (the
@@ -409,13 +544,15 @@ const isName = (name: unknown): name is string | Uint8Array => typeof name === "
  * A subscriber for one node. The connection opens with the first
  * subscription and lives as long as the scope; binary subscriptions
  * (`subscribeBytes`) get a connection of their own, opened with the first
- * of them, so text subscriptions never pay for bytes and vice versa.
+ * of them, so text subscriptions never pay for bytes and vice versa. Each
+ * subscription's buffer is the call's `buffer` over
+ * `options.subscriptionBuffer`.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const make = (
-  options: RedisConfig.ConnectionOptions,
+  options: Options,
   hooks?: Hooks
 ): Effect.Effect<PubSub, never, Scope.Scope | Transport> =>
   Effect.gen(function*() {
@@ -425,14 +562,22 @@ export const make = (
     const text = yield* lazyConnection(subs, options, hooks, scope, transport)
     const binarySubs = new Subscriptions(hooks, true)
     const binary = yield* lazyConnection(binarySubs, options, hooks, scope, transport)
+    const client = options.subscriptionBuffer
+    // The call's options win, field by field.
+    const bufferOf = (call: BufferOptions | undefined): BufferOptions =>
+      call === undefined || client === undefined ? call ?? client ?? {} : {
+        bufferSize: call.bufferSize ?? client.bufferSize,
+        strategy: call.strategy ?? client.strategy
+      }
     return {
-      subscribe: (kind, names) => subscribeWith<Message>(subs, text.get, kind, names, false),
-      subscribeEvents: (kind, names) => subscribeWith<Event>(subs, text.get, kind, names, true),
-      subscribeBytes: (kind, names) =>
+      subscribe: (kind, names, buffer) => subscribeWith<Message>(subs, text.get, kind, names, false, bufferOf(buffer)),
+      subscribeEvents: (kind, names, buffer) => subscribeWith<Event>(subs, text.get, kind, names, true, bufferOf(buffer)),
+      subscribeBytes: (kind, names, buffer) =>
         names.every(isName)
-          ? subscribeWith<BinaryMessage>(binarySubs, binary.get, kind, names.map(byteKey), false)
+          ? subscribeWith<BinaryMessage>(binarySubs, binary.get, kind, names.map(byteKey), false, bufferOf(buffer))
           : Stream.fail(RedisError.invalidArgument(`${verbs[kind].sub} names must be strings or Uint8Arrays`, verbs[kind].sub)),
       generation: () => subs.generation,
+      dropped: () => subs.dropped + binarySubs.dropped,
       status: () => text.current()?.status() ?? "closed"
     }
   })

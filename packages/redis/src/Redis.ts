@@ -211,29 +211,39 @@ export interface ServiceMethods {
    * `reacquire`); released when the scope closes.
    */
   readonly lock: (name: string, options: Lock.LockOptions) => Effect.Effect<Lock.Lock, RedisError.RedisError, Scope.Scope>
-  /** Messages published to channels. Resubscribes after a reconnect. */
+  /**
+   * Messages published to channels. Resubscribes after a reconnect. The
+   * names may be followed by the subscription's buffer options
+   * (`{ bufferSize, strategy }`, over the client's `subscriptionBuffer`): a
+   * consumer that falls `bufferSize` messages behind loses messages (the
+   * newest by default), counted in `pubsubDropped`.
+   */
   readonly subscribe: (
-    ...channels: ReadonlyArray<string>
+    ...channels: SubscribeArgs<string>
   ) => Stream.Stream<PubSub.Message, RedisError.RedisError>
   /** Messages published to channels matching patterns. */
   readonly psubscribe: (
-    ...patterns: ReadonlyArray<string>
+    ...patterns: SubscribeArgs<string>
   ) => Stream.Stream<PubSub.Message, RedisError.RedisError>
-  /** `subscribe` with a `Gap` event wherever messages may have been missed (reconnect, failover). */
+  /**
+   * `subscribe` with a `Gap` event wherever messages may have been missed
+   * (reconnect, failover, and `overflow`: the consumer fell `bufferSize`
+   * behind; the gap says how many were dropped).
+   */
   readonly subscribeWithGaps: (
-    ...channels: ReadonlyArray<string>
+    ...channels: SubscribeArgs<string>
   ) => Stream.Stream<PubSub.Event, RedisError.RedisError>
   /** `psubscribe` with gap events. */
   readonly psubscribeWithGaps: (
-    ...patterns: ReadonlyArray<string>
+    ...patterns: SubscribeArgs<string>
   ) => Stream.Stream<PubSub.Event, RedisError.RedisError>
   /** `ssubscribe` with gap events (a cluster failover or slot migration moved the subscription). */
   readonly ssubscribeWithGaps: (
-    ...channels: ReadonlyArray<string>
+    ...channels: SubscribeArgs<string>
   ) => Stream.Stream<PubSub.Event, RedisError.RedisError>
   /** Messages on shard channels (SSUBSCRIBE). */
   readonly ssubscribe: (
-    ...channels: ReadonlyArray<string>
+    ...channels: SubscribeArgs<string>
   ) => Stream.Stream<PubSub.Message, RedisError.RedisError>
   /**
    * `subscribe` with channels and payloads as bytes, for data that is not
@@ -241,15 +251,15 @@ export interface ServiceMethods {
    * its own. A topology without binary pub/sub fails it `NotSupported`.
    */
   readonly subscribeBytes: (
-    ...channels: ReadonlyArray<string | Uint8Array>
+    ...channels: SubscribeArgs<string | Uint8Array>
   ) => Stream.Stream<PubSub.BinaryMessage, RedisError.RedisError>
   /** `psubscribe` with bytes. */
   readonly psubscribeBytes: (
-    ...patterns: ReadonlyArray<string | Uint8Array>
+    ...patterns: SubscribeArgs<string | Uint8Array>
   ) => Stream.Stream<PubSub.BinaryMessage, RedisError.RedisError>
   /** `ssubscribe` with bytes. */
   readonly ssubscribeBytes: (
-    ...channels: ReadonlyArray<string | Uint8Array>
+    ...channels: SubscribeArgs<string | Uint8Array>
   ) => Stream.Stream<PubSub.BinaryMessage, RedisError.RedisError>
   /**
    * The protocol (2 or 3) the connection negotiated: 3 unless the options
@@ -265,6 +275,12 @@ export interface ServiceMethods {
    * re-established, and messages published in between were missed.
    */
   readonly pubsubGeneration: Effect.Effect<number>
+  /**
+   * How many messages subscriptions have dropped because their consumer
+   * fell `bufferSize` behind, since the client started (each subscription
+   * counts its own drops; 0 on a topology that does not count them).
+   */
+  readonly pubsubDropped: Effect.Effect<number>
   /** Runs `f` with a dedicated connection (for commands that change connection state). */
   readonly withConnection: <A, E, R>(
     f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
@@ -275,6 +291,23 @@ export interface ServiceMethods {
    * switches, refreshes, and each node's connection lifecycle.
    */
   readonly events: Stream.Stream<TopologyEvent.TopologyEvent>
+}
+
+/**
+ * The arguments of a subscribe method: names, optionally followed by the
+ * subscription's buffer options.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type SubscribeArgs<N> = ReadonlyArray<N> | readonly [...ReadonlyArray<N>, PubSub.BufferOptions]
+
+// A trailing plain object is the buffer options; names are strings or bytes.
+const splitArgs = <N>(args: SubscribeArgs<N>): readonly [ReadonlyArray<N>, PubSub.BufferOptions | undefined] => {
+  const last: unknown = args[args.length - 1]
+  return typeof last === "object" && last !== null && !(last instanceof Uint8Array)
+    ? [args.slice(0, -1) as ReadonlyArray<N>, last as PubSub.BufferOptions]
+    : [args as ReadonlyArray<N>, undefined]
 }
 
 /**
@@ -385,13 +418,21 @@ export const fromBackend = (backend: Backend, middleware?: Middleware.Middleware
     Script.run(execute, script, keys, args)
   const lockRunner: Lock.Runner = { execute, runScript }
 
-  const bytes = (kind: PubSub.Kind, names: ReadonlyArray<string | Uint8Array>) =>
-    backend.pubsub.subscribeBytes?.(kind, names) ??
+  const pubsub = backend.pubsub
+  const plain = (kind: PubSub.Kind, args: SubscribeArgs<string>) => {
+    const [names, buffer] = splitArgs(args)
+    return pubsub.subscribe(kind, names, buffer)
+  }
+  const bytes = (kind: PubSub.Kind, args: SubscribeArgs<string | Uint8Array>) => {
+    const [names, buffer] = splitArgs(args)
+    return pubsub.subscribeBytes?.(kind, names, buffer) ??
       Stream.fail(RedisError.notSupported("binary pub/sub is not supported on this topology yet", "SUBSCRIBE"))
-
+  }
   // A backend without gap events still serves the stream, with messages only.
-  const withGaps = (kind: PubSub.Kind, names: ReadonlyArray<string>): Stream.Stream<PubSub.Event, RedisError.RedisError> =>
-    backend.pubsub.subscribeEvents?.(kind, names) ?? backend.pubsub.subscribe(kind, names)
+  const withGaps = (kind: PubSub.Kind, args: SubscribeArgs<string>): Stream.Stream<PubSub.Event, RedisError.RedisError> => {
+    const [names, buffer] = splitArgs(args)
+    return pubsub.subscribeEvents?.(kind, names, buffer) ?? pubsub.subscribe(kind, names, buffer)
+  }
 
   return {
     ...commandMethods(execute),
@@ -406,9 +447,9 @@ export const fromBackend = (backend: Backend, middleware?: Middleware.Middleware
     zscanStream: (key, options) => scanLike((cursor) => Commands.zscan(key, cursor, options)),
     runScript,
     lock: (name, options) => Lock.acquire(lockRunner, name, options),
-    subscribe: (...channels) => backend.pubsub.subscribe("channel", channels),
-    psubscribe: (...patterns) => backend.pubsub.subscribe("pattern", patterns),
-    ssubscribe: (...channels) => backend.pubsub.subscribe("shard", channels),
+    subscribe: (...channels) => plain("channel", channels),
+    psubscribe: (...patterns) => plain("pattern", patterns),
+    ssubscribe: (...channels) => plain("shard", channels),
     subscribeWithGaps: (...channels) => withGaps("channel", channels),
     psubscribeWithGaps: (...patterns) => withGaps("pattern", patterns),
     ssubscribeWithGaps: (...channels) => withGaps("shard", channels),
@@ -418,7 +459,8 @@ export const fromBackend = (backend: Backend, middleware?: Middleware.Middleware
     protocol: backend.protocol ??
       Effect.fail(RedisError.notSupported("the negotiated protocol is not reported on this topology yet")),
     monitor: Monitor.stream(backend.monitorConnection),
-    pubsubGeneration: Effect.sync(() => backend.pubsub.generation()),
+    pubsubGeneration: Effect.sync(() => pubsub.generation()),
+    pubsubDropped: Effect.sync(() => pubsub.dropped?.() ?? 0),
     withConnection: (f) => backend.withDedicated([], f),
     events: backend.events ?? Stream.empty
   }

@@ -9,7 +9,8 @@
  * pub/sub has a connection of its own (`PubSub`); MONITOR opens a feed
  * connection per stream; `Redis.fromBackend` builds the service, with the
  * caller-level hooks of the client's middleware. Its options are checked
- * (`RedisConfig.resolve`, `Pool.validate`) before anything is opened.
+ * (`RedisConfig.resolve`, `Pool.validate`, `PubSub.validate`) before
+ * anything is opened.
  *
  * It does not follow a failover or a topology change: that is `Sentinel`
  * and `Cluster`.
@@ -47,6 +48,15 @@ export type Options = RedisConfig.ClientOptions & Pool.PoolOptions & {
    * `Delivery.defaultRetry`.
    */
   readonly retry?: Schedule.Schedule<unknown, RedisError.RedisError> | undefined
+  /**
+   * The buffer of every subscription (a subscribe call may give its own):
+   * how many messages may wait for a slow consumer (`bufferSize`, default
+   * `PubSub.defaultBufferSize`) and which are dropped past that
+   * (`strategy`: `dropping`, the newest, by default; or `sliding`, the
+   * oldest). Drops are counted in `redis.pubsubDropped` and reported as
+   * `overflow` gaps on the `…WithGaps` streams.
+   */
+  readonly subscriptionBuffer?: PubSub.BufferOptions | undefined
 }
 
 /**
@@ -61,13 +71,16 @@ export const make = (options: Options): Effect.Effect<Redis.RedisShape, RedisErr
   Effect.gen(function*() {
     const resolved = yield* RedisConfig.resolve(options)
     yield* Pool.validate(options)
+    yield* PubSub.validate(options)
     const transport = yield* Transport
     const middleware = yield* Middleware.resolve(options.middleware)
     const registry = yield* NodeRegistry.make((_node, hooks) =>
       Pool.make(resolved, options, hooks).pipe(Effect.provideService(Transport, transport))
     )
     const pool = yield* registry.get(RedisConfig.formatEndpoint(resolved.endpoint))
-    const pubsub = yield* PubSub.make(resolved).pipe(Effect.provideService(Transport, transport))
+    const pubsub = yield* PubSub.make({ ...resolved, subscriptionBuffer: options.subscriptionBuffer }).pipe(
+      Effect.provideService(Transport, transport)
+    )
     return Redis.fromBackend({
       execute: Delivery.withRetry(pool.shared.send, options.retry ?? Delivery.defaultRetry, "server"),
       executeAll: pool.shared.sendAll,
