@@ -137,7 +137,10 @@ const evalOf = (execute: Execute, scripts: ReturnType<typeof makeScripts>, onClu
 const subscribeOf = (redis: Redis.RedisShape): Service["subscribe"] => (channel) =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    const queue = yield* Queue.unbounded<EffectRedis.RedisMessage, EffectRedis.RedisError>()
+    // A small queue whose `offer` waits: a slow reader pushes back to the
+    // subscription's own bounded buffer, where overflow is dropped and
+    // counted (`redis.pubsubDropped`), instead of growing this queue.
+    const queue = yield* Queue.bounded<EffectRedis.RedisMessage, EffectRedis.RedisError>(16)
     yield* Scope.addFinalizer(scope, Queue.shutdown(queue))
     yield* redis.subscribe(channel).pipe(
       Stream.runForEach((m) => Queue.offer(queue, { channel: m.channel, message: m.payload })),

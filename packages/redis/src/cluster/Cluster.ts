@@ -42,6 +42,7 @@ import * as Cmd from "../Command.ts"
 import type * as Commands from "../Commands.ts"
 import * as Middleware from "../Middleware.ts"
 import type * as Pool from "../Pool.ts"
+import * as PubSub from "../PubSub.ts"
 import * as Redis from "../Redis.ts"
 import * as RedisConfig from "../RedisConfig.ts"
 import * as RedisError from "../RedisError.ts"
@@ -88,6 +89,8 @@ export type Options =
     readonly addressRemap?: ClusterNodes.Remap | undefined
     /** Redirects (MOVED/ASK) one command may follow (default 5). */
     readonly maxRedirects?: number | undefined
+    /** The bound of each subscription's unread messages (see `PubSub.BufferOptions`). */
+    readonly subscriptionBuffer?: PubSub.BufferOptions | undefined
     /** Retry of TRYAGAIN, CLUSTERDOWN, LOADING, lost connections (default `defaultRetry`). */
     readonly retry?: Schedule.Schedule<unknown, RedisError.RedisError> | undefined
     /** Refresh the topology every N MOVED replies as well (redis-py's `reinitialize_steps`); off by default. */
@@ -280,7 +283,13 @@ export const make = (
       minRefreshInterval: options.minRefreshInterval,
       periodicRefresh: options.periodicRefresh
     })
-    const pubsub = yield* ClusterPubSub.make({ topology, router, options: nodes.options, transport })
+    const pubsub = yield* ClusterPubSub.make({
+      topology,
+      router,
+      options: nodes.options,
+      subscriptionBuffer: options.subscriptionBuffer,
+      transport
+    })
     // Nodes that left the cluster: close their pools and subscribers.
     yield* ClusterNodes.follow(topology, [nodes.registry.retain, pubsub.retain])
     if (readFrom === "lowestLatency") yield* ClusterNodes.measureLatency(nodes, topology, router)
@@ -361,6 +370,8 @@ export const problemOf = (options: Options): string | undefined => {
       return `${name} must be an integer of at least ${name === "reinitializeSteps" ? 1 : 0}`
     }
   }
+  const buffer = PubSub.bufferProblem(options.subscriptionBuffer)
+  if (buffer !== undefined) return `subscriptionBuffer: ${buffer}`
   return ClusterNodes.remapProblem(options.addressRemap)
 }
 

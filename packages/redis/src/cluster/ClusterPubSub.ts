@@ -81,6 +81,8 @@ export const make = (io: {
   readonly router: ClusterRouter.Router
   /** The connection options of a node. */
   readonly options: (address: Address.Address) => RedisConfig.ConnectionOptions
+  /** The client's default bound of each subscription (`subscriptionBuffer`). */
+  readonly subscriptionBuffer?: PubSub.BufferOptions | undefined
   readonly transport: Context.Service.Shape<typeof Transport>
 }): Effect.Effect<ClusterPubSub, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -97,7 +99,11 @@ export const make = (io: {
           const nodeScope = yield* Scope.fork(scope)
           // A subscriber queues while it (re)connects: its SUBSCRIBEs must
           // wait for the connection, not fail fast like routed commands.
-          const pubsub = yield* PubSub.make({ ...io.options(a), offline: RedisConfig.defaultOffline }, {
+          const pubsub = yield* PubSub.make({
+            ...io.options(a),
+            offline: RedisConfig.defaultOffline,
+            subscriptionBuffer: io.subscriptionBuffer
+          }, {
             onDisconnect: () => topology.requestRefresh("connection-failures"),
             // A shard channel's slot moved away: the refresh gives the
             // stream its new owner.
@@ -116,11 +122,17 @@ export const make = (io: {
       })
 
     let switches = 0
+    // Drops counted by subscriber connections already closed (nodes that
+    // left), so `dropped` only grows.
+    let retiredDropped = 0
+    // `switchMap` relays through a small queue that waits, so a slow
+    // consumer pushes back to the node's bounded subscription buffer.
     const following = (
       kind: PubSub.Kind,
       names: ReadonlyArray<string>,
       slot: number,
-      gaps: boolean
+      gaps: boolean,
+      buffer: PubSub.BufferOptions | undefined
     ): Stream.Stream<PubSub.Event, RedisError.RedisError> =>
       topology.changes.pipe(
         Stream.map((snapshot) => router.route(snapshot, PROBE, slot)),
@@ -131,7 +143,9 @@ export const make = (io: {
           if (owner === undefined) return Stream.fail(ClusterRouter.uncovered(slot))
           const here: Stream.Stream<PubSub.Event, RedisError.RedisError> = Stream.unwrap(
             Effect.map(forNode(owner), (ps) =>
-              gaps && ps.subscribeEvents !== undefined ? ps.subscribeEvents(kind, names) : ps.subscribe(kind, names))
+              gaps && ps.subscribeEvents !== undefined
+                ? ps.subscribeEvents(kind, names, buffer)
+                : ps.subscribe(kind, names, buffer))
           )
           const gap: PubSub.Gap = { kind: "gap", reason: "moved", subscription: kind, names }
           return gaps && index > 0 ? Stream.concat(Stream.succeed(gap), here) : here
@@ -139,18 +153,26 @@ export const make = (io: {
       )
 
     const pubsub: PubSub.PubSub = {
-      subscribe: (kind, names) => {
+      subscribe: (kind, names, buffer) => {
         const slot = ClusterSlot.slotOfKeys(names)
         return crossShard(kind, slot) ??
-          (following(kind, names, slot < 0 ? 0 : slot, false) as Stream.Stream<PubSub.Message, RedisError.RedisError>)
+          (following(kind, names, slot < 0 ? 0 : slot, false, buffer) as Stream.Stream<
+            PubSub.Message,
+            RedisError.RedisError
+          >)
       },
-      subscribeEvents: (kind, names) => {
+      subscribeEvents: (kind, names, buffer) => {
         const slot = ClusterSlot.slotOfKeys(names)
-        return crossShard(kind, slot) ?? following(kind, names, slot < 0 ? 0 : slot, true)
+        return crossShard(kind, slot) ?? following(kind, names, slot < 0 ? 0 : slot, true, buffer)
       },
       generation: () => {
         let sum = switches
         for (const entry of nodes.values()) sum += entry.pubsub.generation()
+        return sum
+      },
+      dropped: () => {
+        let sum = retiredDropped
+        for (const entry of nodes.values()) sum += entry.pubsub.dropped?.() ?? 0
         return sum
       }
     }
@@ -179,6 +201,7 @@ export const make = (io: {
           const closing: Array<Scope.Closeable> = []
           for (const [key, entry] of nodes) {
             if (live.has(key)) continue
+            retiredDropped += entry.pubsub.dropped?.() ?? 0
             nodes.delete(key)
             closing.push(entry.scope)
           }

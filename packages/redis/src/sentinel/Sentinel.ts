@@ -43,6 +43,7 @@ import { type Remap, remapProblem } from "../Address.ts"
 import type { Command } from "../Command.ts"
 import * as Delivery from "../Delivery.ts"
 import * as Middleware from "../Middleware.ts"
+import * as PubSub from "../PubSub.ts"
 import * as Redis from "../Redis.ts"
 import type * as Standalone from "../Standalone.ts"
 import type * as RedisConfig from "../RedisConfig.ts"
@@ -259,8 +260,11 @@ export const problemOf = (options: Options): string | undefined => {
     durationProblem("replicaCheckInterval", options.replicaCheckInterval) ??
     durationProblem("refreshInterval", options.refreshInterval) ??
     durationProblem("sentinelTimeout", options.sentinelTimeout) ??
-    durationProblem("switchTimeout", options.switchTimeout)
+    durationProblem("switchTimeout", options.switchTimeout) ??
+    bufferText(PubSub.bufferProblem(options.subscriptionBuffer))
 }
+
+const bufferText = (problem: string | undefined) => (problem === undefined ? undefined : `subscriptionBuffer: ${problem}`)
 
 const validate = (options: Options): Effect.Effect<void, RedisError.RedisError> => {
   const problem = problemOf(options)

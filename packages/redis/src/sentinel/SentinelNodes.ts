@@ -100,7 +100,7 @@ export interface Nodes {
  */
 export const makeNodes = (
   data: RedisConfig.ConnectionOptions,
-  poolOptions: Pool.PoolOptions,
+  poolOptions: Pool.PoolOptions & { readonly subscriptionBuffer?: PubSub.BufferOptions | undefined },
   onDisconnect: () => void
 ): Effect.Effect<Nodes, never, Scope.Scope | Transport> =>
   Effect.gen(function*() {
@@ -112,7 +112,7 @@ export const makeNodes = (
         const address = Address.parse(node)!
         const options = { ...data, endpoint: RedisConfig.tcp(address.host, address.port) }
         const pool = yield* Pool.make(options, poolOptions, Connection.mergeHooks(hooks, { onDisconnect }))
-        pubsubs.set(pool, yield* PubSub.make(options))
+        pubsubs.set(pool, yield* PubSub.make({ ...options, subscriptionBuffer: poolOptions.subscriptionBuffer }))
         return pool
       }).pipe(Effect.provideService(Transport, transport))
     )
@@ -163,7 +163,11 @@ export const makeFollower = (
   current: () => Node | undefined
 ): Follower => {
   let base = 0
-  const follow = (kind: PubSub.Kind, names: ReadonlyArray<string>, gaps: boolean) =>
+  let droppedBase = 0
+  // The relay queue is small and `offer` waits on it, so a slow consumer
+  // pushes back to the node's own bounded subscription buffer, where
+  // overflow is dropped and counted (an unbounded relay would undo that bound).
+  const follow = (kind: PubSub.Kind, names: ReadonlyArray<string>, gaps: boolean, buffer: PubSub.BufferOptions | undefined) =>
     Stream.callback<PubSub.Event, RedisError.RedisError>((queue) =>
       Effect.forkScoped(
         Effect.gen(function*() {
@@ -171,13 +175,13 @@ export const makeFollower = (
           while (true) {
             const n = yield* awaitNode
             // Messages published while the subscription moved are gone.
-            if (moved && gaps) Queue.offerUnsafe(queue, { kind: "gap", reason: "moved", subscription: kind, names })
+            if (moved && gaps) yield* Queue.offer(queue, { kind: "gap", reason: "moved", subscription: kind, names })
             const inner: Stream.Stream<PubSub.Event, RedisError.RedisError> =
               gaps && n.pubsub.subscribeEvents !== undefined
-                ? n.pubsub.subscribeEvents(kind, names)
-                : n.pubsub.subscribe(kind, names)
+                ? n.pubsub.subscribeEvents(kind, names, buffer)
+                : n.pubsub.subscribe(kind, names, buffer)
             const exit = yield* Effect.exit(Effect.raceFirst(
-              Stream.runForEach(inner, (m) => Effect.sync(() => Queue.offerUnsafe(queue, m))),
+              Stream.runForEachArray(inner, (chunk) => Queue.offerAll(queue, chunk)),
               Deferred.await(n.retired)
             ))
             if (Deferred.isDoneUnsafe(n.retired)) {
@@ -189,17 +193,21 @@ export const makeFollower = (
             return
           }
         }).pipe(Effect.catch((e) => Effect.sync(() => Queue.failCauseUnsafe(queue, Cause.fail(e)))))
-      )
-    )
+      ), { bufferSize: 16 })
   return {
     pubsub: {
-      subscribe: (kind, names) => follow(kind, names, false) as Stream.Stream<PubSub.Message, RedisError.RedisError>,
-      subscribeEvents: (kind, names) => follow(kind, names, true),
-      generation: () => base + (current()?.pubsub.generation() ?? 0)
+      subscribe: (kind, names, buffer) =>
+        follow(kind, names, false, buffer) as Stream.Stream<PubSub.Message, RedisError.RedisError>,
+      subscribeEvents: (kind, names, buffer) => follow(kind, names, true, buffer),
+      generation: () => base + (current()?.pubsub.generation() ?? 0),
+      dropped: () => droppedBase + (current()?.pubsub.dropped?.() ?? 0)
     },
     retire: (node, counted) => {
       if (Deferred.isDoneUnsafe(node.retired)) return
-      if (counted) base += node.pubsub.generation() + 1
+      if (counted) {
+        base += node.pubsub.generation() + 1
+        droppedBase += node.pubsub.dropped?.() ?? 0
+      }
       Deferred.doneUnsafe(node.retired, Effect.void)
     }
   }
