@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import type * as RedisConfig from "@redis-effect/redis/RedisConfig"
+import * as RedisConfig from "@redis-effect/redis/RedisConfig"
 import * as RedisError from "@redis-effect/redis/RedisError"
 import { Transport } from "@redis-effect/redis/Transport"
 import * as Duration from "effect/Duration"
@@ -67,22 +67,27 @@ export const keepAliveProbesSupported: boolean = Net.Socket.prototype.setKeepAli
 
 /**
  * The keepalive a TCP or TLS socket gets once connected: on or off, the
- * initial delay, and the probe interval and count when they were asked for.
- * Pure.
+ * initial delay, and the probe interval and count (the options', or with
+ * `probeDefaults` the defaults of `RedisConfig` for those not given). Pure.
  *
  * @category keepalive
  * @since 0.1.0
  */
-export const keepAliveOf = (options: RedisConfig.ConnectionOptions): Net.SetKeepAliveOptions => {
-  const initialDelay = options.keepAlive === undefined ? 30_000 : Duration.toMillis(Duration.fromInputUnsafe(options.keepAlive))
+export const keepAliveOf = (
+  options: RedisConfig.ConnectionOptions,
+  probeDefaults = false
+): Net.SetKeepAliveOptions => {
+  const initialDelay = Duration.toMillis(
+    options.keepAlive === undefined ? RedisConfig.defaultKeepAlive : Duration.fromInputUnsafe(options.keepAlive)
+  )
   const out: { enable: boolean; initialDelay: number; interval?: number; count?: number } = {
     enable: initialDelay > 0,
     initialDelay
   }
-  if (options.keepAliveInterval !== undefined) {
-    out.interval = Duration.toMillis(Duration.fromInputUnsafe(options.keepAliveInterval))
-  }
-  if (options.keepAliveCount !== undefined) out.count = options.keepAliveCount
+  const interval = options.keepAliveInterval ?? (probeDefaults ? RedisConfig.defaultKeepAliveInterval : undefined)
+  if (interval !== undefined) out.interval = Duration.toMillis(Duration.fromInputUnsafe(interval))
+  const count = options.keepAliveCount ?? (probeDefaults ? RedisConfig.defaultKeepAliveCount : undefined)
+  if (count !== undefined) out.count = count
   return out
 }
 
@@ -172,7 +177,10 @@ export const open = (options: RedisConfig.ConnectionOptions): Effect.Effect<Sock
         highWaterMark
       })
     }
-    const keepAlive = keepAliveOf(options)
+    // The probe interval and count default to RedisConfig's where this Node
+    // can set them (a half-open idle connection is then closed in about a
+    // minute); elsewhere the OS defaults stay, silently.
+    const keepAlive = keepAliveOf(options, keepAliveProbesSupported)
     const common: Net.TcpNetConnectOpts = {
       host: endpoint.host,
       port: endpoint.port,
@@ -180,10 +188,8 @@ export const open = (options: RedisConfig.ConnectionOptions): Effect.Effect<Sock
       keepAlive: keepAlive.enable ?? false,
       keepAliveInitialDelay: keepAlive.initialDelay ?? 0
     }
-    // Probe interval and count exist only on `setKeepAlive`, once connected;
-    // without them nothing more is done per connect.
-    const probes = wantsProbes(options)
-    if (probes && !keepAliveProbesSupported) {
+    // Probe interval and count exist only on `setKeepAlive`, once connected.
+    if (wantsProbes(options) && !keepAliveProbesSupported) {
       return FlowingSocket.make({
         connect: () => {
           throw new Error(PROBES_UNSUPPORTED)
@@ -193,7 +199,9 @@ export const open = (options: RedisConfig.ConnectionOptions): Effect.Effect<Sock
         highWaterMark
       })
     }
-    const configure = probes ? (socket: Net.Socket) => socket.setKeepAlive(keepAlive) : undefined
+    const configure = keepAlive.enable === true && keepAliveProbesSupported
+      ? (socket: Net.Socket) => socket.setKeepAlive(keepAlive)
+      : undefined
     const tls = options.tls
     if (tls === undefined) {
       return FlowingSocket.make({

@@ -14,18 +14,27 @@
  * client's and the router's job. It does not resend a command that may have
  * reached the server unless the command is a read or marked idempotent.
  *
+ * A ready connection watches its peer (`internal/liveness.ts`): one timer
+ * per connection enforces `commandTimeout` and, by default, detects a dead
+ * peer (a frozen process, a half-open connection) when the oldest command
+ * awaiting a reply has seen no byte for `stallTimeout`, by probing the
+ * server on a side connection; a dead peer ends the session like a lost
+ * socket. `healthCheckInterval` PINGs idle connections.
+ *
  * **Gotchas**
  *
  * Interrupting a caller never desynchronizes the connection: a written
  * command keeps its place in the reply queue and its reply is read and
- * dropped. A command interrupted before it was written is still written (it
- * is already in the batch); at-most-once holds either way.
+ * dropped. A command whose caller was interrupted before it was written
+ * (still in the batch, or in the offline queue) is dropped, not written;
+ * one written is not recalled. At most once holds either way.
  *
  * **Details** (hot path)
  *
  * Per command: one `Command` object, one queue entry, one `Effect.callback`
  * (no abort signal, no canceler, no timer), resumed with an `Exit` straight
- * from the parse loop. docs/ARCHITECTURE.md ("What a command may cost")
+ * from the parse loop. Dead-peer detection adds one counter increment per
+ * read batch, nothing per command. docs/ARCHITECTURE.md ("What a command may cost")
  * prices each Effect construct on this path; anything per command beyond
  * this costs 0.1–5 µs against a budget of about 1.9 µs.
  *
@@ -37,7 +46,6 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -45,8 +53,8 @@ import * as Latch from "effect/Latch"
 import * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import type { Command } from "./Command.ts"
-import * as Cmd from "./Command.ts"
 import * as Handshake from "./internal/handshake.ts"
+import * as Liveness from "./internal/liveness.ts"
 import { connectionError, exitError, Multiplexer, socketFailure } from "./internal/Multiplexer.ts"
 import * as RedisConfig from "./RedisConfig.ts"
 import * as RedisError from "./RedisError.ts"
@@ -288,7 +296,7 @@ const session = (
       const hookExit = yield* Effect.exit(hooks.onConnect(self))
       if (Exit.isFailure(hookExit)) return yield* Effect.fail(exitError(hookExit))
     }
-    return yield* serve(mux, options, w, end, readFiber)
+    return yield* serve(mux, options, transport, w, end, readFiber)
   }))
 
 // The handshake runs in a fiber of the session's scope, raced against the
@@ -320,6 +328,7 @@ const shakeHands = (
 const serve = (
   mux: Multiplexer,
   options: RedisConfig.ConnectionOptions,
+  transport: Transport["Service"],
   w: Socket.Writer,
   end: SessionEnd,
   readFiber: Fiber.Fiber<unknown, unknown>
@@ -331,9 +340,13 @@ const serve = (
     )
     const started = Date.now()
     mux.setReady()
-    if (mux.commandTimeoutMs > 0) yield* Effect.forkScoped(watchTimeouts(mux, end))
+    const watch = Liveness.settingsOf(options, mux.commandTimeoutMs)
+    if (Liveness.watches(watch)) {
+      const probe = Liveness.probe(transport, options, watch.probeMs)
+      yield* Effect.forkScoped(Liveness.watch(mux, end.kill, watch, probe))
+    }
     if (options.healthCheckInterval !== undefined) {
-      yield* Effect.forkScoped(healthCheck(mux, end, options.healthCheckInterval))
+      yield* Effect.forkScoped(Liveness.healthCheck(mux, end.kill, options.healthCheckInterval))
     }
     yield* end.lost.await
     yield* Fiber.interrupt(writerFiber)
@@ -381,46 +394,5 @@ const lifecycle = (
       // Wait for the next command before trying again.
       yield* mux.awaitDemand
       mux.status = "reconnecting"
-    }
-  })
-
-// One timer per connection, not per command: it looks at the oldest
-// written command only (replies come in order, so it is the late one).
-const watchTimeouts = (mux: Multiplexer, end: SessionEnd): Effect.Effect<never> =>
-  Effect.gen(function*() {
-    const timeoutMs = mux.commandTimeoutMs
-    const period = Math.max(10, Math.min(1000, timeoutMs / 4))
-    while (true) {
-      yield* Effect.sleep(Duration.millis(period))
-      const head = mux.pending.peek()
-      if (head !== undefined && (head.command.flags & Cmd.Flags.BLOCKING) === 0 && head.sentAt > 0 &&
-        performance.now() - head.sentAt > timeoutMs) {
-        end.kill(RedisError.make(
-          new RedisError.Timeout({ message: `no reply from ${mux.address} within ${timeoutMs} ms`, millis: timeoutMs }),
-          "Unknown"
-        ))
-      }
-    }
-  })
-
-// A PING when the connection is idle; no reply within the interval ends the
-// session. Connections with `onPush` (subscriber, MONITOR) are not pinged:
-// on them a frame that arrives while nothing waits is not a reply.
-const healthCheck = (mux: Multiplexer, end: SessionEnd, interval: Duration.Input): Effect.Effect<never> =>
-  Effect.gen(function*() {
-    const ping: Command<unknown> = Cmd.unsafeMake("PING", ["PING"], [], Cmd.Flags.READONLY, Cmd.Reply.raw)
-    while (true) {
-      yield* Effect.sleep(interval)
-      if (mux.pending.length > 0 || mux.outbox.length > 0 || mux.hasPushHandler) continue
-      const result = yield* Effect.timeoutOption(Effect.exit(mux.send(ping)), interval)
-      if (result._tag === "None") {
-        end.kill(RedisError.make(
-          new RedisError.Timeout({
-            message: `health check PING to ${mux.address} got no reply`,
-            millis: Duration.toMillis(Duration.fromInputUnsafe(interval))
-          }),
-          "Unknown"
-        ))
-      }
     }
   })

@@ -181,11 +181,33 @@ export interface ConnectionOptions {
   readonly connectTimeout?: Duration.Input | undefined
   /** No reply within this time fails the command `Timeout`/`Unknown` and replaces the connection. Off by default. */
   readonly commandTimeout?: Duration.Input | undefined
-  /** TCP keepalive initial delay; 0 disables. Default 30 s. */
+  /**
+   * Dead-peer detection. When the oldest command awaiting a reply has seen no
+   * byte from the server for this long, the connection asks the server on a
+   * new, short-lived connection whether it is alive (a `PING`; any reply,
+   * even an error such as `BUSY` or `NOAUTH`, counts). If that probe gets
+   * nothing within `probeTimeout`, the peer is dead: the commands in flight
+   * fail `Timeout`/`Unknown` (reads and idempotent commands are resent
+   * after the reconnect, up to `maxResends`) and the connection reconnects.
+   * A slow or blocking command on a server that answers the probe is left
+   * alone. Default 5 s (`defaultStallTimeout`); 0 turns detection off.
+   */
+  readonly stallTimeout?: Duration.Input | undefined
+  /** How long the dead-peer probe (connect and first reply) may take. Default 3 s (`defaultProbeTimeout`). */
+  readonly probeTimeout?: Duration.Input | undefined
+  /** TCP keepalive initial delay; 0 disables. Default 30 s (`defaultKeepAlive`). */
   readonly keepAlive?: Duration.Input | undefined
-  /** Between unanswered keepalive probes (TCP_KEEPINTVL), whole seconds; the OS default otherwise. */
+  /**
+   * Between unanswered keepalive probes (TCP_KEEPINTVL), whole seconds.
+   * Default 10 s (`defaultKeepAliveInterval`) where the platform can set it,
+   * the OS default otherwise.
+   */
   readonly keepAliveInterval?: Duration.Input | undefined
-  /** Unanswered probes before the peer is declared dead (TCP_KEEPCNT), 1–127; the OS default otherwise. */
+  /**
+   * Unanswered probes before the peer is declared dead (TCP_KEEPCNT), 1–127.
+   * Default 3 (`defaultKeepAliveCount`) where the platform can set it, the
+   * OS default otherwise.
+   */
   readonly keepAliveCount?: number | undefined
   readonly noDelay?: boolean | undefined
   /** PING an idle connection this often to find dead peers early. Off by default. */
@@ -245,6 +267,58 @@ export const defaultConnectTimeout: Duration.Duration = Duration.seconds(10)
  * @since 0.1.0
  */
 export const defaultMaxResends = 3
+
+/**
+ * How long the oldest outstanding command may see no byte from the server
+ * before the connection probes it (`ConnectionOptions.stallTimeout`). It
+ * equals Redis's default `busy-reply-threshold`: by the time a probe goes
+ * out, a server busy in a long script or function already answers `BUSY`,
+ * so the probe finds it alive.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultStallTimeout: Duration.Duration = Duration.seconds(5)
+
+/**
+ * How long the dead-peer probe may take (`ConnectionOptions.probeTimeout`).
+ * With `defaultStallTimeout`, a frozen server (SIGSTOP, a dropped network
+ * path, a proxy that stopped forwarding) is declared dead at most 9 s after
+ * the last byte it sent; a server that cannot answer anyone for longer than
+ * about 8 s (`DEBUG SLEEP`, a huge `KEYS`) is treated the same way.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultProbeTimeout: Duration.Duration = Duration.seconds(3)
+
+/**
+ * TCP keepalive initial delay (`ConnectionOptions.keepAlive`).
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultKeepAlive: Duration.Duration = Duration.seconds(30)
+
+/**
+ * Between unanswered TCP keepalive probes (`ConnectionOptions.keepAliveInterval`).
+ * With `defaultKeepAlive` and `defaultKeepAliveCount`, an idle connection
+ * whose peer vanished (a half-open connection after a network loss) is
+ * closed by the OS after about 60 s, before a command is written to it.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultKeepAliveInterval: Duration.Duration = Duration.seconds(10)
+
+/**
+ * Unanswered TCP keepalive probes before the OS closes the connection
+ * (`ConnectionOptions.keepAliveCount`).
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultKeepAliveCount = 3
 
 // -----------------------------------------------------------------------------
 // URLs
@@ -511,7 +585,23 @@ export const problemOf = (options: ConnectionOptions): string | undefined => {
     }
     if (options.setInfo === false) return `${name} is sent with CLIENT SETINFO, which setInfo: false turns off`
   }
-  return keepAliveProblem(options) ?? tlsProblem(options.tls)
+  return keepAliveProblem(options) ?? deadPeerProblem(options) ?? tlsProblem(options.tls)
+}
+
+const deadPeerProblem = (options: ConnectionOptions): string | undefined => {
+  if (options.stallTimeout !== undefined) {
+    const stall = durationOf(options.stallTimeout)
+    if (stall === undefined || !Duration.isFinite(stall) || Duration.toMillis(stall) < 0) {
+      return "stallTimeout must be a finite, non-negative duration (0 turns dead-peer detection off)"
+    }
+  }
+  if (options.probeTimeout !== undefined) {
+    const probe = durationOf(options.probeTimeout)
+    if (probe === undefined || !Duration.isFinite(probe) || Duration.toMillis(probe) <= 0) {
+      return "probeTimeout must be a finite, positive duration"
+    }
+  }
+  return undefined
 }
 
 const keepAliveProblem = (options: ConnectionOptions): string | undefined => {

@@ -342,6 +342,10 @@ describe("resolve validates the options, naming the one at fault", () => {
     ["keepAliveCount 128", { keepAliveCount: 128 }, "keepAliveCount must be an integer from 1 to 127"],
     ["keepAliveCount 2.5", { keepAliveCount: 2.5 }, "keepAliveCount must be an integer"],
     ["probes with keepalive off", { keepAlive: 0, keepAliveCount: 3 }, "need keepalive on"],
+    ["stallTimeout negative", { stallTimeout: -1 }, "stallTimeout must be a finite, non-negative duration"],
+    ["stallTimeout infinite", { stallTimeout: "Infinity" }, "stallTimeout must be"],
+    ["probeTimeout zero", { probeTimeout: 0 }, "probeTimeout must be a finite, positive duration"],
+    ["probeTimeout infinite", { probeTimeout: "Infinity" }, "probeTimeout must be"],
     ["tls.ca and tls.caFile", { tls: { ca: "PEM", caFile: "/ca.pem" } }, "give tls.ca or tls.caFile, not both"],
     ["tls.certFile empty", { tls: { certFile: "" } }, "tls.certFile must be a non-empty path"],
     ["tls.passphrase as a string", { tls: { keyFile: "/k", passphrase: "x" as never } }, "tls.passphrase must be Redacted"],
@@ -366,8 +370,25 @@ describe("resolve validates the options, naming the one at fault", () => {
       keepAlive: "10 seconds",
       keepAliveInterval: "2 seconds",
       keepAliveCount: 3,
+      stallTimeout: "2 seconds",
+      probeTimeout: "1 second",
       tls: { keyFile: "/k.pem", passphrase: Redacted.make("pw"), minVersion: "TLSv1.2", ciphers: "HIGH", caFile: "/ca.pem" }
     }))
     assert.isTrue(Exit.isSuccess(exit), String(RedisError.failureOf(exit)?.message))
+  })
+})
+
+describe("dead-peer detection and keepalive defaults", () => {
+  it("stallTimeout 5 s and probeTimeout 3 s: a peer silent for longer than their sum is dead; stallTimeout 0 turns it off", () => {
+    assert.strictEqual(Duration.toMillis(RedisConfig.defaultStallTimeout), 5000)
+    assert.strictEqual(Duration.toMillis(RedisConfig.defaultProbeTimeout), 3000)
+    const off = Effect.runSyncExit(RedisConfig.resolve({ stallTimeout: 0 }))
+    assert.isTrue(Exit.isSuccess(off))
+  })
+
+  it("keepalive: 30 s, then 3 probes 10 s apart", () => {
+    assert.strictEqual(Duration.toMillis(RedisConfig.defaultKeepAlive), 30_000)
+    assert.strictEqual(Duration.toMillis(RedisConfig.defaultKeepAliveInterval), 10_000)
+    assert.strictEqual(RedisConfig.defaultKeepAliveCount, 3)
   })
 })
