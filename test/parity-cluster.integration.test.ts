@@ -201,6 +201,27 @@ describe("parity: cluster", () => {
         for (const p of yield* cluster.primaries) assert.strictEqual(yield* p.cli("SCRIPT", "EXISTS", sha), "1")
       }).pipe(Effect.scoped))
 
+    it.effect("binary subscriptions (classic and sharded) deliver payloads that are not UTF-8; redis.protocol is 3", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisCluster.RedisCluster
+        const { redis } = yield* clientOf(cluster)
+        assert.strictEqual(yield* redis.protocol, 3)
+        const payload = new Uint8Array([0xff, 0x00, 0xfe, 0x80])
+        const classic = yield* Stream.take(redis.subscribeBytes("bin:{c}"), 1).pipe(Stream.runCollect, Effect.forkChild)
+        const sharded = yield* Stream.take(redis.ssubscribeBytes("bin:{s}"), 1).pipe(Stream.runCollect, Effect.forkChild)
+        // Publish until each subscription has heard one message.
+        yield* Effect.repeat(redis.publish("bin:{c}", payload), { until: (n) => n >= 1, schedule: Schedule.spaced("20 millis") })
+        yield* Effect.repeat(redis.execute(Commands.spublish("bin:{s}", payload)), {
+          until: (n) => n >= 1,
+          schedule: Schedule.spaced("20 millis")
+        })
+        const [a] = yield* Fiber.join(classic)
+        const [b] = yield* Fiber.join(sharded)
+        assert.deepStrictEqual([...a.payload], [...payload])
+        assert.deepStrictEqual([...b.payload], [...payload])
+        assert.strictEqual(new TextDecoder().decode(b.channel), "bin:{s}")
+      }).pipe(Effect.scoped))
+
     it.effect("cross-slot DEL, EXISTS, UNLINK, TOUCH and MSET inside a pipeline are split by slot and their replies recombined", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisCluster.RedisCluster

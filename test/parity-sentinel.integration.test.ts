@@ -24,8 +24,10 @@ import * as RedisSentinel from "@redis-effect/testing/RedisSentinel"
 import type * as RedisServer from "@redis-effect/testing/RedisServer"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { build, optionsFor } from "./sentinel-support.ts"
 
@@ -82,6 +84,18 @@ describe("parity: sentinel", () => {
           addressRemap: (a) => a.port === primary.port ? { host: "127.0.0.1", port: proxy.port } : a
         })).pipe(Effect.provide(NodeTransport.layer))
         assert.deepStrictEqual(yield* viaFunction.discoverMaster(), RedisConfig.tcp("127.0.0.1", proxy.port))
+      }).pipe(Effect.scoped))
+
+    it.effect("binary subscriptions through the primary deliver payloads that are not UTF-8; redis.protocol is 3", () =>
+      Effect.gen(function*() {
+        const group = yield* RedisSentinel.RedisSentinel
+        const { redis } = yield* servicesOf(NodeSentinel.layerMaster(optionsFor(group)))
+        assert.strictEqual(yield* redis.protocol, 3)
+        const payload = new Uint8Array([0xff, 0x00, 0xfe, 0x80])
+        const fiber = yield* Stream.take(redis.subscribeBytes("bin:sentinel"), 1).pipe(Stream.runCollect, Effect.forkChild)
+        yield* Effect.repeat(redis.publish("bin:sentinel", payload), { until: (n) => n >= 1, schedule: Schedule.spaced("20 millis") })
+        const [message] = yield* Fiber.join(fiber)
+        assert.deepStrictEqual([...message.payload], [...payload])
       }).pipe(Effect.scoped))
 
     it.effect("Sentinel.execute on one sentinel and executeAll on every one, with the typed SENTINEL commands", () =>

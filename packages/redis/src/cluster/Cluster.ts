@@ -328,6 +328,15 @@ export const make = (
       pubsub: pubsub.pubsub,
       scanStream: scan,
       events: ClusterEvents.stream(topology, nodes.registry),
+      // The protocol of the default node's shared connection (every node
+      // connection negotiates with the same options).
+      protocol: Effect.suspend(() => {
+        const a = router.route(topology.current(), KEYLESS_PROBE, -1)
+        return a === undefined
+          ? Effect.fail(ClusterRouter.uncovered(-1))
+          : Effect.flatMap(nodes.registry.get(Address.format(a)), (pool) =>
+            Effect.andThen(pool.shared.awaitReady, Effect.sync(() => pool.shared.protocol())))
+      }),
       // MONITOR watches the default node (redis-py's `monitor()`).
       monitorConnection: (onPush) =>
         Effect.suspend(() => {

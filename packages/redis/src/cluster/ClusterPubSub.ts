@@ -134,6 +134,22 @@ export const make = (io: {
       gaps: boolean,
       buffer: PubSub.BufferOptions | undefined
     ): Stream.Stream<PubSub.Event, RedisError.RedisError> =>
+      follow<PubSub.Event>(
+        slot,
+        (ps) =>
+          gaps && ps.subscribeEvents !== undefined
+            ? ps.subscribeEvents(kind, names, buffer)
+            : ps.subscribe(kind, names, buffer),
+        gaps ? { kind: "gap", reason: "moved", subscription: kind, names } : undefined
+      )
+    // The subscription `on` a node's subscriber connection, made again on the
+    // slot owner's whenever a refresh gives the slot another owner; `gap` is
+    // announced at each move.
+    const follow = <A>(
+      slot: number,
+      on: (ps: PubSub.PubSub) => Stream.Stream<A, RedisError.RedisError>,
+      gap: A | undefined
+    ): Stream.Stream<A, RedisError.RedisError> =>
       topology.changes.pipe(
         Stream.map((snapshot) => router.route(snapshot, PROBE, slot)),
         Stream.changesWith((a, b) => a === b || (a !== undefined && b !== undefined && Address.equals(a, b))),
@@ -141,16 +157,11 @@ export const make = (io: {
         Stream.switchMap(([owner, index]) => {
           if (index > 0) switches++
           if (owner === undefined) return Stream.fail(ClusterRouter.uncovered(slot))
-          const here: Stream.Stream<PubSub.Event, RedisError.RedisError> = Stream.unwrap(
-            Effect.map(forNode(owner), (ps) =>
-              gaps && ps.subscribeEvents !== undefined
-                ? ps.subscribeEvents(kind, names, buffer)
-                : ps.subscribe(kind, names, buffer))
-          )
-          const gap: PubSub.Gap = { kind: "gap", reason: "moved", subscription: kind, names }
-          return gaps && index > 0 ? Stream.concat(Stream.succeed(gap), here) : here
+          const here: Stream.Stream<A, RedisError.RedisError> = Stream.unwrap(Effect.map(forNode(owner), on))
+          return gap !== undefined && index > 0 ? Stream.concat(Stream.succeed(gap), here) : here
         })
       )
+    const bytesUnsupported = Stream.fail(RedisError.notSupported("binary subscriptions are not supported by this node's PubSub"))
 
     const pubsub: PubSub.PubSub = {
       subscribe: (kind, names, buffer) => {
@@ -164,6 +175,11 @@ export const make = (io: {
       subscribeEvents: (kind, names, buffer) => {
         const slot = ClusterSlot.slotOfKeys(names)
         return crossShard(kind, slot) ?? following(kind, names, slot < 0 ? 0 : slot, true, buffer)
+      },
+      subscribeBytes: (kind, names, buffer) => {
+        const slot = ClusterSlot.slotOfKeys(names)
+        return crossShard(kind, slot) ??
+          follow(slot < 0 ? 0 : slot, (ps) => ps.subscribeBytes?.(kind, names, buffer) ?? bytesUnsupported, undefined)
       },
       generation: () => {
         let sum = switches

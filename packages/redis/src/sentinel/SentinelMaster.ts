@@ -49,7 +49,7 @@ import { makeCues, masterNotFound, preciseNow, refreshPeriodically } from "./Sen
 import type { SentinelEvent } from "./SentinelEvents.ts"
 import { announcement, concerns, keyOf } from "./SentinelEvents.ts"
 import type { Node, Nodes } from "./SentinelNodes.ts"
-import { makeFollower, makeNodes, monitorOn } from "./SentinelNodes.ts"
+import { makeFollower, makeNodes, monitorOn, protocolOf } from "./SentinelNodes.ts"
 
 // -----------------------------------------------------------------------------
 // the switch: state, inputs, actions (pure)
@@ -701,6 +701,7 @@ export const make = (
     return {
       ...paths,
       pubsub: board.pubsub,
+      protocol: Effect.flatMap(board.awaitPrimary, protocolOf),
       monitorConnection: monitorOn(board.awaitPrimary, data, transport),
       events: Stream.merge(Stream.map(nodes.registry.events, TopologyEvent.connection), Stream.fromPubSub(topology))
     }

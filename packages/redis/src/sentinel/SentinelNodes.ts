@@ -24,7 +24,7 @@ import * as NodeRegistry from "../NodeRegistry.ts"
 import * as Pool from "../Pool.ts"
 import * as PubSub from "../PubSub.ts"
 import * as RedisConfig from "../RedisConfig.ts"
-import type * as RedisError from "../RedisError.ts"
+import * as RedisError from "../RedisError.ts"
 import { Transport } from "../Transport.ts"
 import type { Options } from "./Sentinel.ts"
 import { keyOf } from "./SentinelEvents.ts"
@@ -167,21 +167,19 @@ export const makeFollower = (
   // The relay queue is small and `offer` waits on it, so a slow consumer
   // pushes back to the node's own bounded subscription buffer, where
   // overflow is dropped and counted (an unbounded relay would undo that bound).
-  const follow = (kind: PubSub.Kind, names: ReadonlyArray<string>, gaps: boolean, buffer: PubSub.BufferOptions | undefined) =>
-    Stream.callback<PubSub.Event, RedisError.RedisError>((queue) =>
+  // `on(node)` is the subscription on one node; `gap` (for streams with gap
+  // events) is announced each time the subscription moves to the next node.
+  const relay = <A>(on: (n: Node) => Stream.Stream<A, RedisError.RedisError>, gap: A | undefined) =>
+    Stream.callback<A, RedisError.RedisError>((queue) =>
       Effect.forkScoped(
         Effect.gen(function*() {
           let moved = false
           while (true) {
             const n = yield* awaitNode
             // Messages published while the subscription moved are gone.
-            if (moved && gaps) yield* Queue.offer(queue, { kind: "gap", reason: "moved", subscription: kind, names })
-            const inner: Stream.Stream<PubSub.Event, RedisError.RedisError> =
-              gaps && n.pubsub.subscribeEvents !== undefined
-                ? n.pubsub.subscribeEvents(kind, names, buffer)
-                : n.pubsub.subscribe(kind, names, buffer)
+            if (moved && gap !== undefined) yield* Queue.offer(queue, gap)
             const exit = yield* Effect.exit(Effect.raceFirst(
-              Stream.runForEachArray(inner, (chunk) => Queue.offerAll(queue, chunk)),
+              Stream.runForEachArray(on(n), (chunk) => Queue.offerAll(queue, chunk)),
               Deferred.await(n.retired)
             ))
             if (Deferred.isDoneUnsafe(n.retired)) {
@@ -194,11 +192,22 @@ export const makeFollower = (
           }
         }).pipe(Effect.catch((e) => Effect.sync(() => Queue.failCauseUnsafe(queue, Cause.fail(e)))))
       ), { bufferSize: 16 })
+  const follow = (kind: PubSub.Kind, names: ReadonlyArray<string>, gaps: boolean, buffer: PubSub.BufferOptions | undefined) =>
+    relay<PubSub.Event>(
+      (n) =>
+        gaps && n.pubsub.subscribeEvents !== undefined
+          ? n.pubsub.subscribeEvents(kind, names, buffer)
+          : n.pubsub.subscribe(kind, names, buffer),
+      gaps ? { kind: "gap", reason: "moved", subscription: kind, names } : undefined
+    )
+  const notSupported = Stream.fail(RedisError.notSupported("binary subscriptions are not supported by this node's PubSub"))
   return {
     pubsub: {
       subscribe: (kind, names, buffer) =>
         follow(kind, names, false, buffer) as Stream.Stream<PubSub.Message, RedisError.RedisError>,
       subscribeEvents: (kind, names, buffer) => follow(kind, names, true, buffer),
+      subscribeBytes: (kind, names, buffer) =>
+        relay((n) => n.pubsub.subscribeBytes?.(kind, names, buffer) ?? notSupported, undefined),
       generation: () => base + (current()?.pubsub.generation() ?? 0),
       dropped: () => droppedBase + (current()?.pubsub.dropped?.() ?? 0)
     },
@@ -212,6 +221,15 @@ export const makeFollower = (
     }
   }
 }
+
+/**
+ * The protocol a node's shared connection negotiated, once it is ready.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const protocolOf = (n: Node): Effect.Effect<2 | 3, RedisError.RedisError> =>
+  Effect.andThen(n.shared.awaitReady, Effect.sync(() => n.shared.protocol()))
 
 /**
  * A MONITOR connection of its own to the node `pick` gives.

@@ -41,7 +41,7 @@ import type { Discovery } from "./SentinelDiscovery.ts"
 import { makeCues, masterNotFound, refreshPeriodically } from "./SentinelDiscovery.ts"
 import { concerns, keyOf } from "./SentinelEvents.ts"
 import type { Follower, Node, Nodes } from "./SentinelNodes.ts"
-import { makeFollower, makeNodes, monitorOn } from "./SentinelNodes.ts"
+import { makeFollower, makeNodes, monitorOn, protocolOf } from "./SentinelNodes.ts"
 
 /**
  * Which ready replica a command goes to:
@@ -286,6 +286,7 @@ export const make = (
         }),
       withDedicated: (_keys, f) => Effect.flatMap(pick, (n) => n.withDedicated(f)),
       pubsub: follower.pubsub,
+      protocol: Effect.flatMap(pick, protocolOf),
       monitorConnection: monitorOn(pick, data, transport),
       events: Stream.merge(Stream.map(nodes.registry.events, TopologyEvent.connection), Stream.fromPubSub(topology))
     }
