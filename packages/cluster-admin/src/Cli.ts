@@ -4,19 +4,18 @@
  * names, built on `effect/cli` (help, `--completions`, parse errors).
  *
  * Subcommands: create, check, info, fix, reshard, rebalance, add-node,
- * del-node, call, set-timeout. Every subcommand that changes the cluster
+ * del-node, call, set-timeout, import, backup. Every subcommand that changes the cluster
  * shows its plan and asks for `yes` on standard input before anything
  * changes, unless `--cluster-yes`. `--json` prints the result as one JSON
- * document. Progress of reshard, rebalance and fix goes to standard error:
+ * document. Progress of reshard, rebalance, fix, import and backup goes to standard error:
  * a bar with rate and ETA on a terminal, plain lines otherwise.
  *
  * Exit codes (`exitCode`): 0 done; 1 a check found problems, an operation
  * failed or the plan was not confirmed; 2 a usage error or refused input
  * (bad flags, unreachable addresses given, a wrong password, out-of-range
- * counts, unknown nodes).
- *
- * **Not supported yet**: `import` and `backup` (they are not subcommands:
- * `effect/cli` rejects them as unknown, exit code 2).
+ * counts, unknown nodes). `import` exits 1 when some keys were not imported
+ * (listed on standard error, or in the JSON), like `BUSYKEY` without
+ * `--cluster-replace`.
  *
  * @since 0.1.0
  */
@@ -292,6 +291,58 @@ const setTimeoutCommand = Command.make("set-timeout", {
     if (!result.ok) return yield* Effect.fail(new Exit(1, "some nodes did not take the new timeout"))
   })).pipe(Command.withDescription("Set cluster-node-timeout on every node"))
 
+const importCommand = Command.make("import", {
+  ...connectionFlags,
+  node,
+  from: Flag.String("cluster-from").pipe(Flag.withDescription("The standalone server to import from (host:port)")),
+  fromUser: Flag.optional(Flag.String("cluster-from-user").pipe(Flag.withDescription("ACL user on the source"))),
+  fromPass: Flag.optional(Flag.Redacted("cluster-from-pass").pipe(Flag.withDescription("Password on the source"))),
+  fromAskPass: Flag.Boolean("cluster-from-askpass").pipe(Flag.withDefault(false), Flag.withDescription("Not supported: pass --cluster-from-pass")),
+  copy: Flag.Boolean("cluster-copy").pipe(Flag.withDefault(false), Flag.withDescription("Keep the keys on the source")),
+  replace: Flag.Boolean("cluster-replace").pipe(Flag.withDefault(false), Flag.withDescription("Overwrite keys that exist in the cluster")),
+  timeout: Flag.Int("cluster-timeout").pipe(Flag.withDefault(60000), Flag.withDescription("MIGRATE timeout, ms")),
+  batch: Flag.Int("cluster-batch").pipe(Flag.withDefault(1000), Flag.withDescription("Keys per SCAN round"))
+}, (c) =>
+  Effect.gen(function*() {
+    if (c.fromAskPass) return yield* Effect.fail(new Exit(2, "--cluster-from-askpass is not supported; pass --cluster-from-pass"))
+    if (c.batch < 1) return yield* Effect.fail(new Exit(2, "--cluster-batch must be 1 or more"))
+    const options = adminOptions(c)
+    const fromConnection = Option.isSome(c.fromPass) || Option.isSome(c.fromUser)
+      ? {
+        ...options.connection,
+        ...(Option.isSome(c.fromPass) ? { password: c.fromPass.value } : {}),
+        ...(Option.isSome(c.fromUser) ? { username: c.fromUser.value } : {})
+      }
+      : undefined
+    const result = yield* ClusterAdmin.importKeys({
+      ...options,
+      node: c.node,
+      from: c.from,
+      fromConnection,
+      copy: c.copy,
+      replace: c.replace,
+      migrateTimeout: c.timeout,
+      batch: c.batch,
+      onProgress: Render.progressLine(c.json)
+    })
+    if (!c.json) for (const f of result.failed) yield* Console.error(`[ERR] ${JSON.stringify(f.key)} -> ${f.target}: ${f.error}`)
+    yield* out(c.json, result, () => [`[OK] imported ${result.imported} of ${result.scanned} keys${result.failed.length > 0 ? `, ${result.failed.length} failed` : ""}`])
+    if (result.failed.length > 0) return yield* Effect.fail(new Exit(1, `${result.failed.length} key(s) were not imported`))
+  })).pipe(Command.withDescription("Import the keys of a standalone server into the cluster"))
+
+const backupCommand = Command.make("backup", {
+  ...connectionFlags,
+  node,
+  folder: Argument.String("backup_directory").pipe(Argument.withDescription("Folder for the RDB files and nodes.json"))
+}, (c) =>
+  Effect.gen(function*() {
+    const result = yield* ClusterAdmin.backup({ ...adminOptions(c), node: c.node, folder: c.folder, onProgress: Render.progressLine(c.json) })
+    yield* out(c.json, result, () => [
+      ...result.files.map((f) => `${f.address} (${f.id.slice(0, 8)}...) -> ${f.path} (${f.bytes} bytes)`),
+      `[OK] backup of ${result.files.length} primaries and ${result.nodesFile} written.`
+    ])
+  })).pipe(Command.withDescription("Save every primary's RDB and the node table (nodes.json) into a folder"))
+
 /**
  * The command tree: `redis-effect cluster <subcommand>`.
  *
@@ -303,7 +354,7 @@ export const command = Command.make("redis-effect").pipe(
   Command.withSubcommands([
     Command.make("cluster").pipe(
       Command.withDescription("Redis Cluster administration, like redis-cli --cluster"),
-      Command.withSubcommands([create, check, info, fix, reshard, rebalance, addNode, delNode, call, setTimeoutCommand])
+      Command.withSubcommands([create, check, info, fix, reshard, rebalance, addNode, delNode, call, setTimeoutCommand, importCommand, backupCommand])
     )
   ])
 )

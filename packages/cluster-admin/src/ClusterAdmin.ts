@@ -38,10 +38,14 @@
  * - `fix`: closes open slots (finishing or rolling back a half-done
  *   migration as redis-cli decides), covers uncovered slots and, on request,
  *   slots with several owners.
+ * - `importKeys` (redis-cli's `import`): the keys of a standalone server
+ *   into the cluster, batched `MIGRATE ... KEYS` per owning primary, with
+ *   `copy` (`--cluster-copy`) and `replace` (`--cluster-replace`).
+ * - `backup`: every primary's RDB (over the replication protocol, like
+ *   `redis-cli --rdb`) and `nodes.json` into a folder.
  * - `progress`: any operation taking `onProgress` as a `Stream`.
  *
- * **Not supported** (no entry point here): `import`, `backup`,
- * `--cluster-copy` and cold migration (`--cluster-cold`).
+ * **Not supported** (no entry point here): cold migration (`--cluster-cold`).
  *
  * **Gotchas**
  *
@@ -74,6 +78,8 @@ import {
   moveSlot,
   primaryNamed,
 } from "./internal/move.ts"
+import * as Backup from "./internal/backup.ts"
+import * as Import from "./internal/importKeys.ts"
 import * as Inspect from "./internal/inspect.ts"
 import * as Plan from "./internal/plan.ts"
 import * as Repair from "./internal/repair.ts"
@@ -1058,6 +1064,77 @@ export const multipleOwners: (
 export const fix: (options: FixOptions) => Effect.Effect<FixResult, RedisError.RedisError, Transport> = Repair.fix
 
 // -----------------------------------------------------------------------------
+// import, backup
+// -----------------------------------------------------------------------------
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ImportOptions = Import.ImportOptions
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ImportFailure = Import.ImportFailure
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ImportResult = Import.ImportResult
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type BackupOptions = Backup.BackupOptions
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type BackupFile = Backup.BackupFile
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type BackupResult = Backup.BackupResult
+
+/**
+ * `redis-cli --cluster import`: every key of database 0 of the standalone
+ * server `from` into the cluster of `node`. The source is walked with `SCAN`
+ * (`batch` keys per round); each round's keys are grouped by the primary
+ * owning their slot and the source runs one `MIGRATE ... [COPY] [REPLACE]
+ * [AUTH|AUTH2] KEYS ...` per primary (the cluster's credentials are those of
+ * `connection`; the source's are `fromConnection`, default `connection`).
+ * Without `replace`, keys that already exist in the cluster are not imported
+ * and are listed in `failed` with a `BUSYKEY` message (they stay on the
+ * source); without `copy`, imported keys are removed from the source.
+ * Refuses a cluster with problems (`ClusterCheckFailed`) and a source that
+ * is a cluster node (`InvalidArgument`). Progress: unit `keys`, `total` the
+ * source's `DBSIZE` at the start.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const importKeys: (options: ImportOptions) => Effect.Effect<ImportResult, RedisError.RedisError, Transport> =
+  Import.importKeys
+
+/**
+ * `redis-cli --cluster backup`: every primary's RDB, read over the
+ * replication protocol like `redis-cli --rdb` (`REPLCONF rdb-only 1`,
+ * `SYNC`, the length-prefixed payload), so remote nodes work too, into
+ * `folder/redis-node-<host>-<port>-<id>.rdb`, and the seed's node table,
+ * parsed, into `folder/nodes.json` (each primary with its `rdb` path).
+ * One primary at a time, each bounded by `timeout`; the primary forks a
+ * `BGSAVE` for it. Refuses a cluster with problems (`ClusterCheckFailed`).
+ * The file system is Node's (`node:fs`). Progress: unit `nodes`.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const backup: (options: BackupOptions) => Effect.Effect<BackupResult, RedisError.RedisError, Transport> =
+  Backup.backup
+
+// -----------------------------------------------------------------------------
 // service
 // -----------------------------------------------------------------------------
 
@@ -1079,6 +1156,8 @@ export interface ClusterAdminShape {
   readonly call: (options: CallOptions) => Effect.Effect<ReadonlyArray<CallReply>, RedisError.RedisError>
   readonly setTimeout: (options: SetTimeoutOptions) => Effect.Effect<SetTimeoutResult, RedisError.RedisError>
   readonly fix: (options: FixOptions) => Effect.Effect<FixResult, RedisError.RedisError>
+  readonly importKeys: (options: ImportOptions) => Effect.Effect<ImportResult, RedisError.RedisError>
+  readonly backup: (options: BackupOptions) => Effect.Effect<BackupResult, RedisError.RedisError>
 }
 
 /**
@@ -1113,7 +1192,9 @@ export const make = (defaults: AdminOptions = {}): Effect.Effect<ClusterAdminSha
       info: (node, o) => run(info(node, withDefaults(o ?? {}))),
       call: (o) => run(call(withDefaults(o))),
       setTimeout: (o) => run(setTimeout(withDefaults(o))),
-      fix: (o) => run(fix(withDefaults(o)))
+      fix: (o) => run(fix(withDefaults(o))),
+      importKeys: (o) => run(importKeys(withDefaults(o))),
+      backup: (o) => run(backup(withDefaults(o)))
     })
   })
 
