@@ -368,6 +368,30 @@ export class ClusterCheckFailed extends Schema.TaggedError<ClusterCheckFailed>(
 }
 
 /**
+ * A value the server sent back does not decode through the `Schema` the
+ * caller gave (`Typed`): `key` names the key (or pub/sub channel) it came
+ * from, `message` the key and the schema issue, and `raw` holds the value as
+ * it came off the wire, so nothing is lost. The command ran: a `RedisError`
+ * carrying this reason has the outcome `Unknown` (the server answered, but
+ * with nothing the caller can use), and sending it again gives the same
+ * value back.
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class DecodeError extends Schema.TaggedError<DecodeError>("@redis-effect/redis/DecodeError")("DecodeError", {
+  key: Schema.String,
+  message: Schema.String,
+  raw: Schema.Unknown
+}) {
+  readonly [ReasonTypeId] = ReasonTypeId
+  /** The stored value stays what it is: another attempt decodes the same bytes. */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
  * The client (or the part of it the command needed) was closed.
  *
  * @category reasons
@@ -409,6 +433,7 @@ export const RedisErrorReason = Schema.Union([
   InvalidArgument,
   NotSupported,
   ClusterCheckFailed,
+  DecodeError,
   Closed
 ])
 
@@ -437,6 +462,7 @@ export type RedisErrorReason =
   | InvalidArgument
   | NotSupported
   | ClusterCheckFailed
+  | DecodeError
   | Closed
 
 /**

@@ -169,6 +169,8 @@ export const settle = <const C extends ReadonlyArray<Command<any>>>(
     try {
       out[i] = c.decode(item)
     } catch (e) {
+      // A decoder may fail its command with its own RedisError (Typed's DecodeError).
+      if (RedisError.isRedisError(e)) return Exit.fail(e)
       return Exit.fail(RedisError.make(new RedisError.ProtocolError({ message: String(e) }), "Unknown", c.name))
     }
   }

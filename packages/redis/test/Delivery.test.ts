@@ -156,6 +156,7 @@ const REASONS: ReadonlyArray<readonly [string, RedisError.RedisErrorReason, Rule
   ["ProtocolError", new RedisError.ProtocolError({ message: "bad frame" }), "notRetryable"],
   ["NoScript", new RedisError.NoScript({ message: "NOSCRIPT" }), "notRetryable"],
   ["CrossSlot", new RedisError.CrossSlot({ message: "CROSSSLOT" }), "notRetryable"],
+  ["DecodeError", new RedisError.DecodeError({ key: "k", message: "bad value", raw: "x" }), "notRetryable"],
   [
     "ClusterCheckFailed",
     new RedisError.ClusterCheckFailed({ message: "broken", problems: ["slot 0 uncovered"] }),

@@ -324,6 +324,12 @@ export class Multiplexer {
     try {
       decoded = command.decode(value)
     } catch (e) {
+      // A decoder may fail its command with its own RedisError (Typed's
+      // DecodeError, which keeps the raw value): that is the failure as it is.
+      if (RedisError.isRedisError(e)) {
+        entry.resume(Exit.fail(e))
+        return
+      }
       // The framing is intact: only this reply had the wrong shape. It ran,
       // so the outcome is Unknown from the caller's point of view.
       const message = e instanceof Error ? e.message : String(e)
