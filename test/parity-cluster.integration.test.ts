@@ -209,14 +209,17 @@ describe("parity: cluster", () => {
         const payload = new Uint8Array([0xff, 0x00, 0xfe, 0x80])
         const classic = yield* Stream.take(redis.subscribeBytes("bin:{c}"), 1).pipe(Stream.runCollect, Effect.forkChild)
         const sharded = yield* Stream.take(redis.ssubscribeBytes("bin:{s}"), 1).pipe(Stream.runCollect, Effect.forkChild)
-        // Publish until each subscription has heard one message.
-        yield* Effect.repeat(redis.publish("bin:{c}", payload), { until: (n) => n >= 1, schedule: Schedule.spaced("20 millis") })
-        yield* Effect.repeat(redis.execute(Commands.spublish("bin:{s}", payload)), {
-          until: (n) => n >= 1,
-          schedule: Schedule.spaced("20 millis")
-        })
+        // Publish until each subscription has heard one message. A classic
+        // PUBLISH goes to the default node and reaches the subscriber through
+        // the cluster bus, so its reply (receivers on that node) may stay 0:
+        // wait for the subscriber instead.
+        const publisher = yield* Effect.forkChild(Effect.forever(Effect.andThen(
+          Effect.all([redis.publish("bin:{c}", payload), redis.execute(Commands.spublish("bin:{s}", payload))]),
+          Effect.sleep("20 millis")
+        )))
         const [a] = yield* Fiber.join(classic)
         const [b] = yield* Fiber.join(sharded)
+        yield* Fiber.interrupt(publisher)
         assert.deepStrictEqual([...a.payload], [...payload])
         assert.deepStrictEqual([...b.payload], [...payload])
         assert.strictEqual(new TextDecoder().decode(b.channel), "bin:{s}")
