@@ -27,6 +27,7 @@ import * as Cmd from "@redis-effect/redis/Command"
 import type * as RedisError from "@redis-effect/redis/RedisError"
 import type { Transport } from "@redis-effect/redis/Transport"
 import type { AdminOptions, ConnectionTemplate, NodeEntry, OnProgress } from "../ClusterAdmin.ts"
+import * as Move from "./move.ts"
 import * as Plan from "./plan.ts"
 import * as Progress from "./progress.ts"
 import {
@@ -120,25 +121,7 @@ interface Ctx {
 const migrateBatch = (ctx: Ctx, target: NodeEntry, keys: ReadonlyArray<Uint8Array>) =>
   ctx.source.send(
     ctx.from,
-    Cmd.unsafeMake(
-      "MIGRATE",
-      [
-        "MIGRATE",
-        target.host,
-        target.port,
-        "",
-        0,
-        ctx.timeoutMs,
-        ...(ctx.copy ? ["COPY"] : []),
-        ...(ctx.replace ? ["REPLACE"] : []),
-        ...ctx.auth,
-        "KEYS",
-        ...keys
-      ],
-      [],
-      Cmd.Flags.WRITE | Cmd.Flags.NO_KEYS,
-      Cmd.Reply.string
-    )
+    Move.migrateCommand(target, keys, { timeoutMs: ctx.timeoutMs, copy: ctx.copy, replace: ctx.replace, auth: ctx.auth })
   )
 
 /** One primary's share of a batch: the keys it already has are reported, the rest migrated. */

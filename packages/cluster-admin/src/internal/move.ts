@@ -82,27 +82,47 @@ export const moveContext = (
 export const unlessReplica = (effect: Effect.Effect<void, RedisError.RedisError>) =>
   Effect.catch(effect, (e) => (isReply(e, /only with masters|I'm a replica/i) ? Effect.void : Effect.fail(e)))
 
+/**
+ * `MIGRATE host port "" 0 timeout [COPY] [REPLACE] [AUTH…] KEYS k…`, for the
+ * node that holds the keys to run: the one command behind reshard, fix and
+ * import.
+ *
+ * @internal
+ */
+export const migrateCommand = (
+  target: NodeEntry,
+  keys: ReadonlyArray<Uint8Array>,
+  options: {
+    readonly timeoutMs: number
+    readonly copy: boolean
+    readonly replace: boolean
+    readonly auth: ReadonlyArray<string>
+  }
+) =>
+  Cmd.unsafeMake(
+    "MIGRATE",
+    [
+      "MIGRATE",
+      target.host,
+      target.port,
+      "",
+      0,
+      options.timeoutMs,
+      ...(options.copy ? ["COPY"] : []),
+      ...(options.replace ? ["REPLACE"] : []),
+      ...options.auth,
+      "KEYS",
+      ...keys
+    ],
+    [],
+    Cmd.Flags.WRITE | Cmd.Flags.NO_KEYS,
+    Cmd.Reply.string
+  )
+
 export const migrate = (ctx: MoveContext, source: string, target: NodeEntry, keys: ReadonlyArray<Uint8Array>, replace: boolean) =>
   ctx.session.send(
     source,
-    Cmd.unsafeMake(
-      "MIGRATE",
-      [
-        "MIGRATE",
-        target.host,
-        target.port,
-        "",
-        0,
-        ctx.migrateTimeoutMs,
-        ...(replace ? ["REPLACE"] : []),
-        ...ctx.auth,
-        "KEYS",
-        ...keys
-      ],
-      [],
-      Cmd.Flags.WRITE | Cmd.Flags.NO_KEYS,
-      Cmd.Reply.string
-    )
+    migrateCommand(target, keys, { timeoutMs: ctx.migrateTimeoutMs, copy: false, replace, auth: ctx.auth })
   )
 
 /**
