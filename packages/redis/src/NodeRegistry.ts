@@ -18,12 +18,24 @@
  * `lookup` is synchronous for the hot path (a cluster finds its node's pool
  * without an Effect per command).
  *
+ * **Draining**: with `drainTimeout`, a node the topology drops is taken out
+ * of the registry at once (new commands open a fresh pool or go elsewhere)
+ * but its pool is closed only once its shared connection has no command
+ * left awaiting a reply, or has lost its session, or the bound has passed.
+ * A node leaves a cluster's view while it may still be answering: the old
+ * primary of a coordinated failover holds our writes (the server pauses
+ * writes during the switch) and then refuses them with MOVED. Closing it at
+ * once would fail those writes `Closed`/`Unknown`, and a write that may have
+ * run is never resent; drained, they are refused, redirected and succeed.
+ *
  * It does not decide which nodes exist: the topology tells it with `retain`
  * or `remove`.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as PubSub from "effect/PubSub"
@@ -80,9 +92,13 @@ export interface NodeRegistry {
   readonly lookup: (node: string) => Pool.Pool | undefined
   /** The open nodes. */
   readonly nodes: () => ReadonlyArray<string>
-  /** Closes the pool of a node (nothing if it is not open). */
+  /**
+   * Closes the pool of a node (nothing if it is not open). With
+   * `drainTimeout`, the node leaves the registry at once and its pool is
+   * closed in the background once drained (see the module comment).
+   */
   readonly remove: (node: string) => Effect.Effect<void>
-  /** Closes the pools of every node not in `live`. */
+  /** Closes the pools of every node not in `live` (as `remove` does). */
   readonly retain: (live: ReadonlySet<string>) => Effect.Effect<void>
   /** Closes the pool of a node and opens a new one in its place. */
   readonly replace: (node: string) => Effect.Effect<Pool.Pool>
@@ -102,10 +118,53 @@ export interface NodeRegistry {
  */
 export type Open = (node: string, hooks: Connection.Hooks) => Effect.Effect<Pool.Pool, never, Scope.Scope>
 
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * How long a removed node's shared connection may keep commands that
+   * await a reply before its pool is closed anyway (what is still in flight
+   * then fails `Closed`/`Unknown`). Default: no drain, the pool closes at
+   * once.
+   */
+  readonly drainTimeout?: Duration.Input | undefined
+}
+
 interface Entry {
   readonly pool: Pool.Pool
   readonly scope: Scope.Closeable
 }
+
+// How often a draining connection is looked at. Polled rather than
+// signalled: a node leaves rarely, and a signal from the connection would
+// cost a check per reply batch on every connection's hot path.
+const DRAIN_POLL = Duration.millis(10)
+
+// Nothing more can arrive on the shared connection: every written command
+// was answered, or the session that carried them ended (the connection has
+// already failed them, or queued the resendable ones, which closing fails
+// NotSent so the caller's retry goes elsewhere).
+const drained = (pool: Pool.Pool): boolean => {
+  const shared = pool.shared
+  if (shared.status() !== "ready") return true
+  const stats = shared.stats()
+  return stats.inFlight === 0 && stats.queued === 0
+}
+
+// Waits until `drained`, at most `millis` (Effect clock, so a TestClock
+// drives it).
+const awaitDrained = (pool: Pool.Pool, millis: number): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) => {
+    const loop: Effect.Effect<void> = Effect.suspend(() =>
+      drained(pool)
+        ? Effect.void
+        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          now - start >= millis ? Effect.void : Effect.andThen(Effect.sleep(DRAIN_POLL), loop))
+    )
+    return loop
+  })
 
 /**
  * Builds a registry whose pools live in the current scope.
@@ -113,9 +172,12 @@ interface Entry {
  * @category constructors
  * @since 0.1.0
  */
-export const make = (open: Open): Effect.Effect<NodeRegistry, never, Scope.Scope> =>
+export const make = (open: Open, options?: Options): Effect.Effect<NodeRegistry, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
+    const drainMillis = options?.drainTimeout === undefined
+      ? 0
+      : Duration.toMillis(Duration.fromInputUnsafe(options.drainTimeout))
     const open_ = new Map<string, Entry>()
     const opening = new Map<string, Deferred.Deferred<Pool.Pool>>()
     const events = yield* PubSub.unbounded<NodeEvent>()
@@ -167,7 +229,12 @@ export const make = (open: Open): Effect.Effect<NodeRegistry, never, Scope.Scope
         const entry = open_.get(node)
         if (entry === undefined) return Effect.void
         open_.delete(node)
-        return Effect.andThen(Scope.close(entry.scope, Exit.void), Effect.sync(() => emit({ _tag: "Closed", node })))
+        const close = Effect.andThen(Scope.close(entry.scope, Exit.void), Effect.sync(() => emit({ _tag: "Closed", node })))
+        if (drainMillis === 0 || drained(entry.pool)) return close
+        // On a fiber of the registry's scope, so the caller (the topology
+        // follower) is not held up; if the registry closes first, the
+        // node's scope, a child of the registry's, closes with it.
+        return Effect.asVoid(Effect.forkIn(Effect.andThen(awaitDrained(entry.pool, drainMillis), close), scope))
       })
 
     return {

@@ -290,7 +290,8 @@ export const make = (
       subscriptionBuffer: options.subscriptionBuffer,
       transport
     })
-    // Nodes that left the cluster: close their pools and subscribers.
+    // Nodes that left the view: close their subscribers, and their pools once
+    // what is in flight on them is answered (ClusterNodes.drainTimeout).
     yield* ClusterNodes.follow(topology, [nodes.registry.retain, pubsub.retain])
     if (readFrom === "lowestLatency") yield* ClusterNodes.measureLatency(nodes, topology, router)
     router.chooseDefaultNode(topology.current())

@@ -1,7 +1,8 @@
 /**
  * The connections of a cluster client to its nodes: one `Pool` per node in
  * a `NodeRegistry` (opened on first use, closed when the topology drops the
- * node), the connection options every node shares, the short-lived
+ * node once its in-flight commands are answered: `drainTimeout`), the
+ * connection options every node shares, the short-lived
  * connection a topology query uses, and a `Redis` bound to one node.
  *
  * Read-only mode (READONLY on every node connection, so replicas serve
@@ -60,6 +61,27 @@ export const defaultReconnect: Schedule.Schedule<unknown, RedisError.RedisError>
   Schedule.setInputType<RedisError.RedisError>(),
   Schedule.while(({ input }) => input.reason._tag !== "AuthError")
 )
+
+/**
+ * How long the shared connection of a node that left the topology keeps
+ * the commands still awaiting its replies before it is closed (see
+ * `NodeRegistry`'s draining): 10 s, the longest a primary pauses writes
+ * during a coordinated `CLUSTER FAILOVER` (the server's manual-failover
+ * timeout, 5 s, times its pause multiplier, 2).
+ *
+ * A node drops out of the view in the middle of a coordinated failover:
+ * once its replica claims the slots, the old primary is briefly a primary
+ * without slots (`CLUSTER SHARDS` lists it in a shard of its own, `CLUSTER
+ * SLOTS` not at all) while it still holds our writes, paused. They are
+ * answered MOVED once it learns it is a replica, a few milliseconds later,
+ * and the executor follows. A dead node is not waited for: its connection
+ * loses its session (the dead-peer watcher, `commandTimeout`) and the drain
+ * ends there.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const drainTimeout: Duration.Duration = Duration.seconds(10)
 
 /**
  * Whether node connections are in read-only mode (`READONLY`: a replica
@@ -200,11 +222,13 @@ export const make = (config: NodesOptions): Effect.Effect<Nodes, never, Scope.Sc
       ...config.pool,
       middleware: config.middleware === undefined ? [] : [config.middleware]
     }
-    const registry = yield* NodeRegistry.make((node, hooks) =>
-      Pool.make(options(Address.parse(node)!), poolOptions, hooks).pipe(
-        Effect.provideService(Transport, transport),
-        Effect.provideService(Middleware.Middlewares, [])
-      )
+    const registry = yield* NodeRegistry.make(
+      (node, hooks) =>
+        Pool.make(options(Address.parse(node)!), poolOptions, hooks).pipe(
+          Effect.provideService(Transport, transport),
+          Effect.provideService(Middleware.Middlewares, [])
+        ),
+      { drainTimeout }
     )
 
     // Hot path: the router hands out the same NodeInfo objects until the
@@ -296,7 +320,8 @@ const switchMode = (connection: Connection.Connection, command: Command<void>): 
 /**
  * Applies every topology snapshot to the node state of a client, on a fiber
  * of the scope: each `retain` is given the addresses of the snapshot's nodes
- * and closes what belongs to a node that left.
+ * and closes what belongs to a node that left (the node pools drain first:
+ * see `drainTimeout`).
  *
  * @category lifecycle
  * @since 0.1.0

@@ -138,6 +138,14 @@ export type Options =
   & {
     /** How long a command waits for a verified primary during a switch (default 10 s). */
     readonly switchTimeout?: Duration.Input | undefined
+    /**
+     * Master layer: how long writes are held once the sentinels selected a
+     * replica to promote (`+selected-slave`), waiting for it to answer as
+     * primary (default 5 s; 0 turns holding off). Reads go on meanwhile.
+     * Held writes go to the new primary, or back to the old one if the
+     * failover is aborted or the hold runs out (docs/GUARANTEES.md).
+     */
+    readonly failoverHold?: Duration.Input | undefined
     /** Replica layer: which ready replica a command goes to (default `"roundRobin"`). */
     readonly replicaSelection?: ReplicaSelection | undefined
     /** Replica layer: how often the replicas in use are asked `ROLE` again (default 10 s). */
@@ -232,7 +240,7 @@ export const isSafeToResend = (command: Command<unknown>, error: RedisError.Redi
 // validation
 // -----------------------------------------------------------------------------
 
-const durationProblem = (name: string, input: Duration.Input | undefined): string | undefined => {
+const durationProblem = (name: string, input: Duration.Input | undefined, orZero = false): string | undefined => {
   if (input === undefined) return undefined
   let d: Duration.Duration
   try {
@@ -240,7 +248,8 @@ const durationProblem = (name: string, input: Duration.Input | undefined): strin
   } catch {
     return `${name} must be a duration`
   }
-  return Duration.isFinite(d) && Duration.toMillis(d) > 0 ? undefined : `${name} must be a finite, positive duration`
+  if (orZero && Duration.isZero(d)) return undefined
+  return Duration.isFinite(d) && Duration.toMillis(d) > 0 ? undefined : `${name} must be a finite, positive duration${orZero ? " or 0" : ""}`
 }
 
 /**
@@ -261,6 +270,7 @@ export const problemOf = (options: Options): string | undefined => {
     durationProblem("refreshInterval", options.refreshInterval) ??
     durationProblem("sentinelTimeout", options.sentinelTimeout) ??
     durationProblem("switchTimeout", options.switchTimeout) ??
+    durationProblem("failoverHold", options.failoverHold, true) ??
     bufferText(PubSub.bufferProblem(options.subscriptionBuffer))
 }
 

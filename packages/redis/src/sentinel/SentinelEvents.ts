@@ -65,7 +65,16 @@ export const EVENT_CHANNELS = [
   "+role-change",
   // Published when the chosen replica answers as a master, about a second
   // before +switch-master: from then on the old primary's writes are lost.
-  "+promoted-slave"
+  "+promoted-slave",
+  // The failover leader chose the replica it will promote, one sentinel tick
+  // (50-100 ms) before it sends it REPLICAOF NO ONE: the master backend
+  // holds writes from here (see `failoverStep`).
+  "+selected-slave",
+  "+failover-state-send-slaveof-noone",
+  // A failover that ended without a switch: held writes go back to the primary.
+  "-failover-abort-not-elected",
+  "-failover-abort-no-good-slave",
+  "-failover-abort-slave-timeout"
 ] as const
 
 /**
@@ -122,6 +131,54 @@ export const announcement = (event: { readonly channel: string; readonly payload
     : event.channel === "+promoted-slave"
     ? parsePromoted(event.payload)
     : undefined
+
+/**
+ * A step of a failover in progress, before any switch is announced:
+ *
+ * - `Selected`: the leader chose `replica` to replace `master` and is about
+ *   to promote it (`+selected-slave`, `+failover-state-send-slaveof-noone`).
+ * - `Ended`: the failover of `master` was aborted before a switch
+ *   (`-failover-abort-*`; `-failover-abort-slave-timeout` may come after the
+ *   replica answered REPLICAOF NO ONE, but the sentinels then turn it back).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type FailoverStep =
+  | {
+    readonly _tag: "Selected"
+    readonly name: string
+    readonly master: RedisConfig.Endpoint
+    readonly replica: RedisConfig.Endpoint
+  }
+  | { readonly _tag: "Ended"; readonly name: string; readonly master: RedisConfig.Endpoint }
+
+const SELECTED = new Set(["+selected-slave", "+failover-state-send-slaveof-noone"])
+const ENDED = new Set([
+  "-failover-abort-not-elected",
+  "-failover-abort-no-good-slave",
+  "-failover-abort-slave-timeout"
+])
+
+/**
+ * The failover step an event reports, if it is one with a well-formed
+ * payload: `slave <ip>:<port> <ip> <port> @ <name> <master-ip> <master-port>`
+ * for a selection, `master <name> <ip> <port>` for an end.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const failoverStep = (event: { readonly channel: string; readonly payload: string }): FailoverStep | undefined => {
+  if (SELECTED.has(event.channel)) {
+    const chosen = parsePromoted(event.payload)
+    return chosen === undefined ? undefined : { _tag: "Selected", name: chosen.name, master: chosen.from, replica: chosen.to }
+  }
+  if (!ENDED.has(event.channel)) return undefined
+  const parts = event.payload.trim().split(/\s+/)
+  const port = Number(parts[3])
+  if (parts.length !== 4 || parts[0] !== "master" || !Number.isInteger(port)) return undefined
+  return { _tag: "Ended", name: parts[1], master: RedisConfig.tcp(parts[2], port) }
+}
 
 /**
  * Whether an event concerns the service `name`. Instance events read
@@ -189,7 +246,7 @@ export const masterRejection = (
 
 /**
  * The event with the addresses of its announcement (`+switch-master`,
- * `+promoted-slave`) passed through `remap` (the client's `addressRemap`:
+ * `+promoted-slave`) or failover step (`failoverStep`) passed through `remap` (the client's `addressRemap`:
  * the addresses sentinels report are not always the ones a client can
  * dial). Other events, and announcements `remap` leaves alone, are returned
  * as they are.
@@ -203,11 +260,15 @@ export const remapAnnouncement = (
 ): SentinelEvent => {
   const parts = event.payload.trim().split(/\s+/)
   // The (ip, port) pairs of each payload: +switch-master <name> <old-ip> <old-port> <new-ip> <new-port>;
-  // +promoted-slave slave <ip>:<port> <ip> <port> @ <name> <master-ip> <master-port>.
+  // +promoted-slave (and the selection events) slave <ip>:<port> <ip> <port> @ <name> <master-ip> <master-port>;
+  // the end of a failover master <name> <ip> <port>.
+  const instance = event.channel === "+promoted-slave" || SELECTED.has(event.channel)
   const pairs = event.channel === "+switch-master" && parts.length === 5
     ? [1, 3]
-    : event.channel === "+promoted-slave" && parts.length === 8 && parts[4] === "@"
+    : instance && parts.length === 8 && parts[4] === "@"
     ? [2, 6]
+    : ENDED.has(event.channel) && parts.length === 4
+    ? [2]
     : undefined
   if (pairs === undefined) return event
   let changed = false
@@ -221,6 +282,6 @@ export const remapAnnouncement = (
       changed = true
     }
   }
-  if (event.channel === "+promoted-slave") parts[1] = Address.format({ host: parts[2], port: Number(parts[3]) })
+  if (instance) parts[1] = Address.format({ host: parts[2], port: Number(parts[3]) })
   return changed ? { ...event, payload: parts.join(" ") } : event
 }

@@ -20,10 +20,17 @@
  * demoted by evidence is not accepted from a lagging sentinel for
  * `DEMOTED_MILLIS`.
  *
+ * Before any of that, a planned failover announces the replica it will
+ * promote (`+selected-slave`): from then the backend holds writes (reads go
+ * on), confirms with `WAIT` that the replicas have what the old primary
+ * acknowledged, and watches the chosen replica until it answers as primary,
+ * so no write reaches the old primary after the replica stopped following
+ * it (`failoverHold`; docs/GUARANTEES.md, promise 17).
+ *
  * It does not ask the sentinels itself (`SentinelDiscovery` does), and does
  * not make the server's asynchronous replication safe: writes acknowledged
- * by a primary before any sentinel announced its demotion can still be lost
- * by the server (docs/GUARANTEES.md).
+ * by a primary before any sentinel announced its demotion (a primary that
+ * dies, say) can still be lost by the server (docs/GUARANTEES.md).
  *
  * @since 0.1.0
  */
@@ -32,10 +39,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as EffectPubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Command } from "../Command.ts"
+import { type Command, Flags } from "../Command.ts"
+import * as Commands from "../Commands.ts"
 import * as Delivery from "../Delivery.ts"
 import type * as PubSub from "../PubSub.ts"
 import type * as Redis from "../Redis.ts"
@@ -47,7 +56,7 @@ import type { Options, Switch } from "./Sentinel.ts"
 import type { Cues, Discovery } from "./SentinelDiscovery.ts"
 import { makeCues, masterNotFound, preciseNow, refreshPeriodically } from "./SentinelDiscovery.ts"
 import type { SentinelEvent } from "./SentinelEvents.ts"
-import { announcement, concerns, keyOf } from "./SentinelEvents.ts"
+import { announcement, concerns, failoverStep, keyOf } from "./SentinelEvents.ts"
 import type { Node, Nodes } from "./SentinelNodes.ts"
 import { makeFollower, makeNodes, monitorOn, protocolOf } from "./SentinelNodes.ts"
 
@@ -90,6 +99,8 @@ interface Common {
   readonly masterName: string
   /** Demoted address -> until when (`preciseNow` milliseconds) it is refused. */
   readonly demoted: ReadonlyMap<string, number>
+  /** Whether writes are held while the sentinels promote a selected replica (`failoverHold` > 0). */
+  readonly holds: boolean
 }
 
 /**
@@ -97,6 +108,12 @@ interface Common {
  * commands wait on.
  *
  * - `Serving`: commands go to `primary`.
+ * - `Holding`: the sentinels selected `replica` to replace `primary` and
+ *   are about to promote it. Reads still go to `primary`; writes wait on
+ *   `held`, so that none reaches `primary` after the replica stopped
+ *   following it. It ends when the replica is promoted (to `Switching`,
+ *   the same gate), the failover is aborted or the hold runs out (back to
+ *   `Serving`, the held writes released to `primary`).
  * - `Switching`: `from` was retired (or there was none yet); commands wait
  *   on `held` until a verified primary is installed. `error` is the last
  *   failed attempt's, for the timeout message.
@@ -110,6 +127,13 @@ interface Common {
  */
 export type MasterState<N extends Primary, G> =
   | Common & { readonly _tag: "Serving"; readonly primary: N }
+  | Common & {
+    readonly _tag: "Holding"
+    readonly primary: N
+    readonly replica: RedisConfig.Endpoint
+    readonly evidence: Evidence
+    readonly held: G
+  }
   | Common & {
     readonly _tag: "Switching"
     readonly from: N | undefined
@@ -130,6 +154,8 @@ export type MasterState<N extends Primary, G> =
  * fresh gate, kept only if the input starts holding commands.
  *
  * - `Event`: a sentinel published `event` (or a watcher reconnected).
+ * - `Promoted`: the replica being promoted (`Holding`) answered `ROLE master`.
+ * - `HoldExpired`: the hold that began at `since` ran out.
  * - `Refused`: `primary` answered `READONLY`: it was demoted.
  * - `Install`: discovery verified `address` as the primary.
  * - `Installed`: `primary`'s pool is open; commands may flow there.
@@ -143,6 +169,8 @@ export type MasterState<N extends Primary, G> =
  */
 export type Input<N extends Primary, G> =
   | { readonly _tag: "Event"; readonly event: SentinelEvent; readonly at: number; readonly gate: G }
+  | { readonly _tag: "Promoted"; readonly address: string; readonly at: number; readonly gate: G }
+  | { readonly _tag: "HoldExpired"; readonly since: number }
   | { readonly _tag: "Refused"; readonly primary: N; readonly at: number; readonly gate: G }
   | { readonly _tag: "Install"; readonly address: string; readonly at: number; readonly gate: G }
   | { readonly _tag: "Installed"; readonly primary: N; readonly at: number }
@@ -155,6 +183,9 @@ export type Input<N extends Primary, G> =
  *
  * - `Retire`: stop using `primary` (its subscriptions move; its pool is
  *   closed by the next discovery round, which `Cue` starts).
+ * - `Hold`: writes are held from `since`: confirm that what `primary`
+ *   already acknowledged reached its replicas, and watch `replica` until it
+ *   answers `ROLE master` (`Promoted`) or the hold runs out (`HoldExpired`).
  * - `Cue`: start a discovery round (`urgent`: interrupt the one in
  *   progress), trying `hint` first. Always the last action: the shell's cue
  *   may run the round at once, before `apply` returns.
@@ -168,6 +199,7 @@ export type Input<N extends Primary, G> =
  */
 export type Action<N extends Primary, G> =
   | { readonly _tag: "Retire"; readonly primary: N }
+  | { readonly _tag: "Hold"; readonly primary: N; readonly replica: RedisConfig.Endpoint; readonly since: number }
   | {
     readonly _tag: "Cue"
     readonly urgent: boolean
@@ -209,10 +241,11 @@ export const closedError: RedisError.RedisError = RedisError.make(
  * @category constructors
  * @since 0.1.0
  */
-export const initial = <N extends Primary, G>(masterName: string): MasterState<N, G> => ({
+export const initial = <N extends Primary, G>(masterName: string, holds = true): MasterState<N, G> => ({
   _tag: "Vacant",
   masterName,
   demoted: new Map(),
+  holds,
   from: undefined,
   evidence: undefined,
   error: undefined
@@ -251,9 +284,15 @@ const undemote = (demoted: ReadonlyMap<string, number>, address: string): Readon
   return next
 }
 
-// Stops using the primary in use: commands are held on `gate` from now on.
+type InUse<N extends Primary, G> = Extract<MasterState<N, G>, { readonly _tag: "Serving" | "Holding" }>
+
+const inUse = <N extends Primary, G>(state: MasterState<N, G>): state is InUse<N, G> =>
+  state._tag === "Serving" || state._tag === "Holding"
+
+// Stops using the primary in use: commands are held on `gate` from now on
+// (on the gate writes already wait on, when holding).
 const retire = <N extends Primary, G>(
-  state: Extract<MasterState<N, G>, { readonly _tag: "Serving" }>,
+  state: InUse<N, G>,
   what: string,
   at: number,
   gate: G,
@@ -264,9 +303,10 @@ const retire = <N extends Primary, G>(
     _tag: "Switching",
     masterName: state.masterName,
     demoted: demote(demoted, state.primary.address, at),
+    holds: state.holds,
     from: state.primary,
     evidence: { what, at },
-    held: gate,
+    held: state._tag === "Holding" ? state.held : gate,
     error: undefined
   },
   actions: [{ _tag: "Retire", primary: state.primary }, ...then]
@@ -281,7 +321,7 @@ const onEvent = <N extends Primary, G>(
   if (announced !== undefined && announced.name === state.masterName) {
     const to = keyOf(announced.to)
     const demoted = undemote(state.demoted, to)
-    if (state._tag === "Serving" && state.primary.address !== to) {
+    if (inUse(state) && state.primary.address !== to) {
       return retire(state, `${event.channel} from ${event.sentinel}`, input.at, input.gate, demoted, [
         cue(true, announced.to, event.channel)
       ])
@@ -289,10 +329,40 @@ const onEvent = <N extends Primary, G>(
     // Already switching, or already there: look again, without hurry.
     return { state: { ...state, demoted }, actions: [cue(false, undefined, event.channel)] }
   }
+  const step = failoverStep(event)
+  if (step !== undefined && step.name === state.masterName) {
+    const master = keyOf(step.master)
+    if (step._tag === "Selected" && state._tag === "Serving" && state.holds && state.primary.address === master) {
+      return {
+        state: {
+          ...state,
+          _tag: "Holding",
+          replica: step.replica,
+          evidence: { what: `${event.channel} from ${event.sentinel}`, at: input.at },
+          held: input.gate
+        },
+        actions: [{ _tag: "Hold", primary: state.primary, replica: step.replica, since: input.at }]
+      }
+    }
+    if (step._tag === "Ended" && state._tag === "Holding" && state.primary.address === master) {
+      return unhold(state, event.channel)
+    }
+    return stay(state)
+  }
   if (event.channel === "reconnect") return { state, actions: [cue(false, undefined, `reconnect to ${event.sentinel}`)] }
   if (concerns(event, state.masterName)) return { state, actions: [cue(false, undefined, event.channel)] }
   return stay(state)
 }
+
+// The hold ends without a switch: the held writes go to the primary after
+// all, and a discovery round checks what the sentinels now say.
+const unhold = <N extends Primary, G>(
+  state: Extract<MasterState<N, G>, { readonly _tag: "Holding" }>,
+  reason: string
+): Step<N, G> => ({
+  state: { _tag: "Serving", masterName: state.masterName, demoted: state.demoted, holds: state.holds, primary: state.primary },
+  actions: [{ _tag: "Release", gate: state.held, primary: state.primary }, cue(false, undefined, reason)]
+})
 
 const published = <N extends Primary, G>(
   primary: N,
@@ -317,22 +387,26 @@ const onInstalled = <N extends Primary, G>(
   primary: N,
   at: number
 ): Step<N, G> => {
-  if (state._tag === "Serving") {
+  if (inUse(state)) {
     if (state.primary === primary) return stay(state)
     // Not reached from the shell, which applies `Install` first (retiring
     // the old primary); kept so that the transition is total.
     const from = state.primary
+    const release: ReadonlyArray<Action<N, G>> = state._tag === "Holding"
+      ? [{ _tag: "Release", gate: state.held, primary }]
+      : NONE
     return {
-      state: { ...state, demoted: demote(state.demoted, from.address, at), primary },
+      state: { _tag: "Serving", masterName: state.masterName, demoted: demote(state.demoted, from.address, at), holds: state.holds, primary },
       actions: [
         { _tag: "Retire", primary: from },
+        ...release,
         published(primary, from, { what: `a sentinel names ${primary.address}`, at }, at)
       ]
     }
   }
   const publish = published<N, G>(primary, state.from, state.evidence, at)
   return {
-    state: { _tag: "Serving", masterName: state.masterName, demoted: state.demoted, primary },
+    state: { _tag: "Serving", masterName: state.masterName, demoted: state.demoted, holds: state.holds, primary },
     actions: state._tag === "Switching" ? [{ _tag: "Release", gate: state.held, primary }, publish] : [publish]
   }
 }
@@ -350,10 +424,21 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
   switch (input._tag) {
     case "Event":
       return onEvent(state, input)
+    case "Promoted":
+      // The replica the sentinels chose is a primary now: what the old one
+      // acknowledges from here on is lost. `+promoted-slave` says the same
+      // about a second later.
+      return state._tag === "Holding" && keyOf(state.replica) === input.address
+        ? retire(state, `ROLE master from ${input.address}`, input.at, input.gate, undemote(state.demoted, input.address), [
+          cue(true, state.replica, "the selected replica was promoted")
+        ])
+        : stay(state)
+    case "HoldExpired":
+      return state._tag === "Holding" && state.evidence.at === input.since ? unhold(state, "the failover hold ran out") : stay(state)
     case "Refused":
       // Only the primary in use can be demoted; a late READONLY from an
       // earlier one changes nothing.
-      return state._tag === "Serving" && state.primary === input.primary
+      return inUse(state) && state.primary === input.primary
         ? retire(state, `READONLY from ${input.primary.address}`, input.at, input.gate, state.demoted, [
           cue(true, undefined, "READONLY")
         ])
@@ -361,7 +446,7 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
     case "Install":
       // The verified primary differs from the one in use: stop using that
       // one now; commands wait until the new one's pool is open.
-      return state._tag === "Serving" && state.primary.address !== input.address
+      return inUse(state) && state.primary.address !== input.address
         ? retire(state, `a sentinel names ${input.address}`, input.at, input.gate, state.demoted, NONE)
         : stay(state)
     case "Installed":
@@ -376,6 +461,7 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
             _tag: "Vacant",
             masterName: state.masterName,
             demoted: state.demoted,
+            holds: state.holds,
             from: state.from,
             evidence: state.evidence,
             error
@@ -393,6 +479,7 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
             _tag: "Switching",
             masterName: state.masterName,
             demoted: state.demoted,
+            holds: state.holds,
             from: state.from,
             evidence: state.evidence,
             held: input.gate,
@@ -403,8 +490,10 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
         : stay(state)
     case "Close":
       return {
-        state: { _tag: "Closed", masterName: state.masterName, demoted: state.demoted },
-        actions: state._tag === "Switching" ? [{ _tag: "Fail", gate: state.held, error: closedError }] : NONE
+        state: { _tag: "Closed", masterName: state.masterName, demoted: state.demoted, holds: state.holds },
+        actions: state._tag === "Switching" || state._tag === "Holding"
+          ? [{ _tag: "Fail", gate: state.held, error: closedError }]
+          : NONE
       }
   }
 }
@@ -415,6 +504,7 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
 
 type Gate = Deferred.Deferred<Node, RedisError.RedisError>
 type Publish = Extract<Action<Node, Gate>, { readonly _tag: "Publish" }>
+type Hold = Extract<Action<Node, Gate>, { readonly _tag: "Hold" }>
 
 interface Switchboard {
   /** The one state value; only `apply` writes it. */
@@ -425,10 +515,24 @@ interface Switchboard {
   readonly refused: (primary: Node) => void
   /** The primary in use, or the next verified one (bounded by `switchTimeout`). */
   readonly awaitPrimary: Effect.Effect<Node, RedisError.RedisError>
+  /**
+   * While holding: done once the primary's replicas confirmed what it
+   * acknowledged before the hold (`WAIT`). A write acknowledged then is
+   * reported only after this.
+   */
+  barrier: Deferred.Deferred<void>
+  /** Holds to carry out (barrier and watch), taken by the hold runner. */
+  readonly holds: Queue.Queue<Hold>
   readonly pubsub: PubSub.PubSub
 }
 
-const makeSwitchboard = (masterName: string, switchTimeout: Duration.Duration, cues: Cues): Switchboard => {
+const makeSwitchboard = (
+  masterName: string,
+  holds: boolean,
+  switchTimeout: Duration.Duration,
+  cues: Cues,
+  holdQueue: Queue.Queue<Hold>
+): Switchboard => {
   const awaitPrimary: Effect.Effect<Node, RedisError.RedisError> = Effect.suspend(() => {
     let s = board.state
     if (s._tag === "Serving") return Effect.succeed(s.primary)
@@ -436,7 +540,7 @@ const makeSwitchboard = (masterName: string, switchTimeout: Duration.Duration, c
       apply({ _tag: "Await", gate: Deferred.makeUnsafe() })
       s = board.state
     }
-    if (s._tag !== "Switching") return Effect.fail(closedError)
+    if (s._tag !== "Switching" && s._tag !== "Holding") return Effect.fail(closedError)
     return Effect.timeoutOrElse(Deferred.await(s.held), {
       duration: switchTimeout,
       orElse: () => {
@@ -464,6 +568,10 @@ const makeSwitchboard = (masterName: string, switchTimeout: Duration.Duration, c
         case "Retire":
           follower.retire(action.primary, true)
           break
+        case "Hold":
+          board.barrier = Deferred.makeUnsafe()
+          Queue.offerUnsafe(board.holds, action)
+          break
         case "Cue":
           cues.cue(action.urgent, action.hint, action.reason)
           break
@@ -481,12 +589,14 @@ const makeSwitchboard = (masterName: string, switchTimeout: Duration.Duration, c
     return publish ?? NONE
   }
   const board: Switchboard = {
-    state: initial(masterName),
+    state: initial(masterName, holds),
     apply,
     refused: (primary) => {
       apply({ _tag: "Refused", primary, at: preciseNow(), gate: Deferred.makeUnsafe() })
     },
     awaitPrimary,
+    barrier: Deferred.makeUnsafe(),
+    holds: holdQueue,
     pubsub: follower.pubsub
   }
   return board
@@ -572,6 +682,58 @@ const makeReconciler = (
 }
 
 // -----------------------------------------------------------------------------
+// the shell: holding writes while the sentinels promote a replica
+// -----------------------------------------------------------------------------
+
+/** How long `WAIT` may take to confirm the old primary's last writes on its replicas. */
+const BARRIER_MILLIS = 100
+/** How often the replica being promoted is asked `ROLE` during a hold. */
+const WATCH_MILLIS = 20
+
+// One hold at a time, on a fiber of the layer's scope: confirm what the old
+// primary acknowledged before the hold, then watch the chosen replica.
+const runHolds = (
+  board: Switchboard,
+  discovery: Discovery,
+  data: RedisConfig.ConnectionOptions,
+  failoverHold: Duration.Duration
+) => {
+  const holding = (since: number) => board.state._tag === "Holding" && board.state.evidence.at === since
+  // `WAIT` goes on the shared connection after every write already sent
+  // there, so it counts them; every replica the primary has, since any of
+  // them may be the one promoted. Its answer is not checked: a replica
+  // that did not confirm within the bound is the server's asynchronous
+  // replication, as before the hold.
+  const barrier = (hold: Hold) =>
+    Effect.gen(function*() {
+      const role = yield* hold.primary.shared.send(Commands.role())
+      const replicas = role.role === "master" ? role.replicas.length : 0
+      if (replicas > 0) yield* hold.primary.shared.send(Commands.wait(replicas, BARRIER_MILLIS))
+    }).pipe(
+      Effect.timeout(Duration.millis(10 * BARRIER_MILLIS)),
+      Effect.ignore,
+      Effect.ensuring(Effect.suspend(() => Deferred.done(board.barrier, Exit.void)))
+    )
+  const watch = (hold: Hold) =>
+    Effect.gen(function*() {
+      const until = hold.since + Duration.toMillis(failoverHold)
+      while (holding(hold.since)) {
+        if (preciseNow() >= until) {
+          board.apply({ _tag: "HoldExpired", since: hold.since })
+          return
+        }
+        if (Exit.isSuccess(yield* Effect.exit(discovery.verifyMaster(data, hold.replica)))) {
+          board.apply({ _tag: "Promoted", address: keyOf(hold.replica), at: preciseNow(), gate: Deferred.makeUnsafe() })
+          return
+        }
+        yield* Effect.sleep(WATCH_MILLIS)
+      }
+    })
+  return Effect.forever(Effect.flatMap(Queue.take(board.holds), (hold) =>
+    Effect.all([barrier(hold), watch(hold)], { concurrency: 2, discard: true })))
+}
+
+// -----------------------------------------------------------------------------
 // the shell: commands
 // -----------------------------------------------------------------------------
 
@@ -589,6 +751,24 @@ const isSafe = (command: Command<unknown>, error: RedisError.RedisError) => Deli
 
 type Exits = Array<Exit.Exit<unknown, RedisError.RedisError>>
 
+const isWrite = (command: Command<unknown>) => (command.flags & Flags.READONLY) === 0
+
+const isInUse = (board: Switchboard, n: Node) => {
+  const s = board.state
+  return (s._tag === "Serving" || s._tag === "Holding") && s.primary === n
+}
+
+// A write `n` acknowledged while writes are held is reported once the
+// replicas confirmed it (the hold's barrier): the replica being promoted
+// has it, so the switch cannot lose it.
+const afterBarrier = <A, E>(board: Switchboard, n: Node, sent: Effect.Effect<A, E>, writes: boolean): Effect.Effect<A, E> =>
+  writes
+    ? Effect.tap(sent, () => {
+      const s = board.state
+      return s._tag === "Holding" && s.primary === n ? Deferred.await(board.barrier) : Effect.void
+    })
+    : sent
+
 // A pipeline goes to one primary. When none of it can have run there (every
 // command unwritten, refused READONLY, or a read) and some of it failed —
 // the primary was retired under it, or it was down — the whole pipeline is
@@ -597,9 +777,9 @@ type Exits = Array<Exit.Exit<unknown, RedisError.RedisError>>
 // `NotSent`. Every wait is bounded (`switchTimeout`, the schedule), so a
 // pipeline never hangs on a switch.
 const pipelineOn = (board: Switchboard, n: Node, commands: ReadonlyArray<Command<unknown>>) =>
-  Effect.map(n.shared.sendAll(commands), (exits) => {
+  Effect.map(afterBarrier(board, n, n.shared.sendAll(commands), commands.some(isWrite)), (exits) => {
     for (const exit of exits) if (RedisError.failureOf(exit)?.reason._tag === "ReadOnly") board.refused(n)
-    const retired = !(board.state._tag === "Serving" && board.state.primary === n)
+    const retired = !isInUse(board, n)
     const final: Exits = retired ? exits.map((e, i) => (Exit.isSuccess(e) ? Exit.fail(demotedReply(n, commands[i])) : e)) : exits
     let firstError: RedisError.RedisError | undefined
     let resendable = true
@@ -622,17 +802,24 @@ const commandPaths = (board: Switchboard, retry: Schedule.Schedule<unknown, Redi
     Effect.matchEffect(n.shared.send(command), {
       onSuccess: (a) => {
         const s = board.state
-        return s._tag === "Serving" && s.primary === n ? Effect.succeed(a) : Effect.fail(demotedReply(n, command))
+        if (s._tag === "Serving" && s.primary === n) return Effect.succeed(a)
+        if (s._tag === "Holding" && s.primary === n) {
+          return isWrite(command) ? Effect.as(Deferred.await(board.barrier), a) : Effect.succeed(a)
+        }
+        return Effect.fail(demotedReply(n, command))
       },
       onFailure: (e) => {
         if (e.reason._tag === "ReadOnly") board.refused(n)
         return Effect.fail(e)
       }
     })
-  // Hot path: the primary in use, read from the one state value.
+  // Hot path: the primary in use, read from the one state value. While
+  // writes are held, reads still go to the primary.
   const attempt = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
     const s = board.state
-    return s._tag === "Serving" ? sendOn(s.primary, command) : Effect.flatMap(board.awaitPrimary, (m) => sendOn(m, command))
+    if (s._tag === "Serving") return sendOn(s.primary, command)
+    if (s._tag === "Holding" && !isWrite(command)) return sendOn(s.primary, command)
+    return Effect.flatMap(board.awaitPrimary, (m) => sendOn(m, command))
   }
   const execute = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> =>
     Effect.catch(attempt(command), (error) =>
@@ -682,7 +869,14 @@ export const make = (
     const transport = yield* Transport
     const cues = makeCues()
     const switchTimeout = Duration.fromInputUnsafe(options.switchTimeout ?? Duration.seconds(10))
-    const board = makeSwitchboard(options.masterName, switchTimeout, cues)
+    const failoverHold = Duration.fromInputUnsafe(options.failoverHold ?? Duration.seconds(5))
+    const board = makeSwitchboard(
+      options.masterName,
+      Duration.isGreaterThan(failoverHold, Duration.zero),
+      switchTimeout,
+      cues,
+      yield* Queue.unbounded<Hold>()
+    )
     const nodes = yield* makeNodes(data, options, () => cues.cue(false, undefined, "the primary's connection dropped"))
     const topology = yield* EffectPubSub.unbounded<TopologyEvent.TopologyEvent>()
     // Synchronous, on the watcher's reader: from the moment a sentinel's
@@ -695,6 +889,7 @@ export const make = (
     const reconciler = makeReconciler(board, discovery, nodes, data, cues, topology)
     yield* reconciler.first
     yield* Effect.forkScoped(reconciler.loop)
+    yield* Effect.forkScoped(runHolds(board, discovery, data, failoverHold))
     yield* refreshPeriodically(options, cues)
     yield* Effect.addFinalizer(() => Effect.sync(() => board.apply({ _tag: "Close" })))
     const paths = commandPaths(board, options.retry ?? Delivery.defaultRetry)

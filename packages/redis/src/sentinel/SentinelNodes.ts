@@ -51,6 +51,7 @@ export const dataOptionsOf = (options: Options): Effect.Effect<RedisConfig.Conne
     replicaSelection: _rs,
     replicaCheckInterval: _rc,
     switchTimeout: _sw,
+    failoverHold: _fh,
     retry: _r,
     maxDedicated: _md,
     dedicatedIdleTime: _di,

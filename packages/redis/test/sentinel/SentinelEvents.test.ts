@@ -24,6 +24,25 @@ describe("SentinelEvents", () => {
     assert.isUndefined(SentinelEvents.announcement({ channel: "+switch-master", payload: "m 10.0.0.1 x 10.0.0.2 6380" }))
   })
 
+  it("reads the failover steps: a selection names the replica and the primary, an abort the primary", () => {
+    const selection = { _tag: "Selected" as const, name: "m", master: RedisConfig.tcp("10.0.0.1", 6379), replica: RedisConfig.tcp("10.0.0.2", 6380) }
+    for (const channel of ["+selected-slave", "+failover-state-send-slaveof-noone"]) {
+      assert.deepStrictEqual(
+        SentinelEvents.failoverStep({ channel, payload: "slave 10.0.0.2:6380 10.0.0.2 6380 @ m 10.0.0.1 6379" }),
+        selection
+      )
+    }
+    assert.deepStrictEqual(
+      SentinelEvents.failoverStep({ channel: "-failover-abort-no-good-slave", payload: "master m 10.0.0.1 6379" }),
+      { _tag: "Ended", name: "m", master: RedisConfig.tcp("10.0.0.1", 6379) }
+    )
+    assert.isUndefined(SentinelEvents.failoverStep({ channel: "+selected-slave", payload: "slave 10.0.0.2:6380 10.0.0.2 x @ m 10.0.0.1 6379" }))
+    assert.isUndefined(SentinelEvents.failoverStep({ channel: "-failover-abort-not-elected", payload: "master m 10.0.0.1" }))
+    assert.isUndefined(SentinelEvents.failoverStep({ channel: "+promoted-slave", payload: "slave 10.0.0.2:6380 10.0.0.2 6380 @ m 10.0.0.1 6379" }))
+    // Watched on every sentinel.
+    for (const c of ["+selected-slave", "-failover-abort-slave-timeout"]) assert.include(SentinelEvents.EVENT_CHANNELS, c)
+  })
+
   it("a primary its sentinel sees down, or that too few sentinels watch, does not count", () => {
     assert.isUndefined(SentinelEvents.masterRejection({ flags: "master", "num-other-sentinels": "2" }, "a:1", 2))
     assert.strictEqual(
@@ -60,6 +79,17 @@ describe("SentinelEvents.remapAnnouncement", () => {
     )
     assert.strictEqual(promoted.payload, "slave public.example:7380 public.example 7380 @ m 10.0.0.1 6379")
     assert.deepStrictEqual(SentinelEvents.announcement(promoted)?.to, RedisConfig.tcp("public.example", 7380))
+    // The failover steps too: a hold compares them with the remapped primary.
+    const chosen = SentinelEvents.remapAnnouncement(
+      { ...at, channel: "+selected-slave", payload: "slave 10.0.0.2:6380 10.0.0.2 6380 @ m 10.0.0.1 6379" },
+      remap
+    )
+    assert.strictEqual(chosen.payload, "slave public.example:7380 public.example 7380 @ m 10.0.0.1 6379")
+    const aborted = SentinelEvents.remapAnnouncement(
+      { ...at, channel: "-failover-abort-no-good-slave", payload: "master m 10.0.0.2 6380" },
+      remap
+    )
+    assert.deepStrictEqual(SentinelEvents.failoverStep(aborted), { _tag: "Ended", name: "m", master: RedisConfig.tcp("public.example", 7380) })
   })
 
   it("other events, malformed payloads and untouched addresses come back as they are", () => {

@@ -35,6 +35,13 @@ const failure = (message: string) =>
 const serving = (primary: P): S =>
   step(SentinelMaster.initial<P, string>(NAME), { _tag: "Installed", primary, at: 1 }).state
 
+/** `+selected-slave` (or the state event that follows it): B is about to replace A. */
+const selected = (channel = "+selected-slave", name = NAME, master = "10.0.0.1 6379") =>
+  event(channel, `slave 10.0.0.2:6379 10.0.0.2 6379 @ ${name} ${master}`)
+
+/** Serving A, then B selected at 50 with gate `h1`. */
+const holdingA = (): S => step(serving(A), on(selected(), 50, "h1")).state
+
 /** Serving A, then `+switch-master` to B at 100 with gate `g1`. */
 const switchingFromA = (): S => step(serving(A), on(switchMaster(NAME, A, B), 100, "g1")).state
 
@@ -52,6 +59,7 @@ describe("SentinelMaster.transition", () => {
       _tag: "Switching",
       masterName: NAME,
       demoted: new Map([[A.address, 100 + SentinelMaster.DEMOTED_MILLIS]]),
+      holds: true,
       from: A,
       evidence: { what: `+switch-master from ${SENTINEL}`, at: 100 },
       held: "g1",
@@ -234,9 +242,13 @@ describe("SentinelMaster.transition", () => {
   })
 
   it("only Installed publishes, and a cue is always the last action (it may run the next round at once)", () => {
-    const states: ReadonlyArray<S> = [SentinelMaster.initial(NAME), serving(A), switchingFromA()]
+    const states: ReadonlyArray<S> = [SentinelMaster.initial(NAME), serving(A), switchingFromA(), holdingA()]
     const inputs: ReadonlyArray<I> = [
       on(switchMaster(NAME, A, B), 1, "g"),
+      on(selected(), 1, "g"),
+      on(event("-failover-abort-no-good-slave", `master ${NAME} 10.0.0.1 6379`), 1, "g"),
+      { _tag: "Promoted", address: B.address, at: 1, gate: "g" },
+      { _tag: "HoldExpired", since: 50 },
       on(event("+sdown", `master ${NAME} 10.0.0.1 6379`), 1, "g"),
       { _tag: "Refused", primary: A, at: 1, gate: "g" },
       { _tag: "Install", address: B.address, at: 1, gate: "g" },
@@ -254,5 +266,86 @@ describe("SentinelMaster.transition", () => {
         assert.isTrue(cueAt === -1 || cueAt === actions.length - 1, `${s._tag} + ${input._tag}`)
       }
     }
+  })
+
+  describe("holding writes while the sentinels promote a replica", () => {
+    it("+selected-slave (or send-slaveof-noone) for our primary holds writes and asks the shell to watch the replica", () => {
+      for (const channel of ["+selected-slave", "+failover-state-send-slaveof-noone"]) {
+        const { actions, state } = step(serving(A), on(selected(channel), 50, "h1"))
+        assert.deepStrictEqual(state, {
+          _tag: "Holding",
+          masterName: NAME,
+          demoted: new Map(),
+          holds: true,
+          primary: A,
+          replica: RedisConfig.tcp("10.0.0.2", 6379),
+          evidence: { what: `${channel} from ${SENTINEL}`, at: 50 },
+          held: "h1"
+        })
+        assert.deepStrictEqual(actions, [{ _tag: "Hold", primary: A, replica: RedisConfig.tcp("10.0.0.2", 6379), since: 50 }])
+      }
+      // The second selection event of the same failover changes nothing.
+      assert.deepStrictEqual(step(holdingA(), on(selected("+failover-state-send-slaveof-noone"), 51, "h2")).actions, [])
+    })
+
+    it("a selection for another service, another primary, or with holding off changes nothing", () => {
+      assert.deepStrictEqual(step(serving(A), on(selected("+selected-slave", "other"), 50, "h")), { state: serving(A), actions: [] })
+      assert.deepStrictEqual(step(serving(A), on(selected("+selected-slave", NAME, "10.0.0.9 6379"), 50, "h")).actions, [])
+      const off = step(SentinelMaster.initial<P, string>(NAME, false), { _tag: "Installed", primary: A, at: 1 }).state
+      assert.strictEqual(step(off, on(selected(), 50, "h")).state._tag, "Serving")
+      // While a switch is under way there is nothing to hold: writes already wait.
+      assert.strictEqual(step(switchingFromA(), on(selected(), 150, "h")).state._tag, "Switching")
+    })
+
+    it("the watched replica answering ROLE master retires the old primary; the held writes keep their gate", () => {
+      const { actions, state } = step(holdingA(), { _tag: "Promoted", address: B.address, at: 70, gate: "unused" })
+      assert.strictEqual(state._tag, "Switching")
+      assert.strictEqual(state._tag === "Switching" && state.held, "h1")
+      assert.deepStrictEqual(state._tag === "Switching" && state.evidence, { what: `ROLE master from ${B.address}`, at: 70 })
+      assert.isTrue(SentinelMaster.isDemoted(state, A.address, 71))
+      assert.deepStrictEqual(actions, [
+        { _tag: "Retire", primary: A },
+        { _tag: "Cue", urgent: true, hint: RedisConfig.tcp("10.0.0.2", 6379), reason: "the selected replica was promoted" }
+      ])
+      // A promotion of another address is not this hold's.
+      assert.strictEqual(step(holdingA(), { _tag: "Promoted", address: "10.0.0.9:6379", at: 70, gate: "g" }).state._tag, "Holding")
+    })
+
+    it("+promoted-slave or +switch-master while holding: the same switch, on the held gate", () => {
+      for (const e of [switchMaster(NAME, A, B), event("+promoted-slave", `slave 10.0.0.2:6379 10.0.0.2 6379 @ ${NAME} 10.0.0.1 6379`)]) {
+        const { actions, state } = step(holdingA(), on(e, 90, "unused"))
+        assert.strictEqual(state._tag === "Switching" && state.held, "h1")
+        assert.deepStrictEqual(actions.map((a) => a._tag), ["Retire", "Cue"])
+      }
+      // READONLY from the held primary, or discovery naming B, end the hold the same way.
+      const refused = step(holdingA(), { _tag: "Refused", primary: A, at: 90, gate: "unused" }).state
+      assert.strictEqual(refused._tag === "Switching" && refused.held, "h1")
+      const installed = step(holdingA(), { _tag: "Install", address: B.address, at: 90, gate: "unused" }).state
+      assert.strictEqual(installed._tag === "Switching" && installed.held, "h1")
+      // Discovery still naming A keeps the hold.
+      assert.strictEqual(step(holdingA(), { _tag: "Install", address: A.address, at: 90, gate: "g" }).state._tag, "Holding")
+    })
+
+    it("an aborted failover or an expired hold releases the held writes to the old primary and looks again", () => {
+      for (const channel of ["-failover-abort-not-elected", "-failover-abort-no-good-slave", "-failover-abort-slave-timeout"]) {
+        const { actions, state } = step(holdingA(), on(event(channel, `master ${NAME} 10.0.0.1 6379`), 90, "g"))
+        assert.strictEqual(state._tag === "Serving" && state.primary, A)
+        assert.deepStrictEqual(actions, [
+          { _tag: "Release", gate: "h1", primary: A },
+          { _tag: "Cue", urgent: false, hint: undefined, reason: channel }
+        ])
+      }
+      const expired = step(holdingA(), { _tag: "HoldExpired", since: 50 })
+      assert.strictEqual(expired.state._tag, "Serving")
+      assert.deepStrictEqual(expired.actions[0], { _tag: "Release", gate: "h1", primary: A })
+      // The expiry of an earlier hold does not end this one.
+      assert.strictEqual(step(holdingA(), { _tag: "HoldExpired", since: 49 }).state._tag, "Holding")
+      // An abort about another master does not end it either.
+      assert.strictEqual(step(holdingA(), on(event("-failover-abort-no-good-slave", "master other 10.0.0.1 6379"), 90, "g")).state._tag, "Holding")
+    })
+
+    it("closing while holding fails the held writes", () => {
+      assert.deepStrictEqual(step(holdingA(), { _tag: "Close" }).actions, [{ _tag: "Fail", gate: "h1", error: SentinelMaster.closedError }])
+    })
   })
 })
