@@ -13,6 +13,7 @@ import { RespPush } from "@redis-effect/redis/Resp"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/testing/TestClock"
 
 interface Opened {
   readonly node: string
@@ -85,4 +86,59 @@ describe("NodeRegistry", () => {
       assert.strictEqual(got.node, "n:1")
       assert.strictEqual(got.value, push)
     }).pipe(Effect.scoped))
+
+  describe("draining (drainTimeout)", () => {
+    // Pools whose shared connection reports what the test sets.
+    const draining = (drainTimeout: number) =>
+      Effect.gen(function*() {
+        const wire = { status: "ready" as "ready" | "connecting", inFlight: 0 }
+        const closed: Array<string> = []
+        const registry = yield* NodeRegistry.make((node) =>
+          Effect.gen(function*() {
+            yield* Effect.addFinalizer(() => Effect.sync(() => closed.push(node)))
+            const shared = { status: () => wire.status, stats: () => ({ inFlight: wire.inFlight, queued: 0 }) }
+            return { shared } as unknown as Pool.Pool
+          }), { drainTimeout })
+        return { wire, closed, registry }
+      })
+
+    it.effect("a removed node leaves the registry at once; its pool closes once nothing awaits a reply", () =>
+      Effect.gen(function*() {
+        const { closed, registry, wire } = yield* draining(10_000)
+        yield* registry.get("old:1")
+        wire.inFlight = 2
+        yield* registry.retain(new Set())
+        assert.isUndefined(registry.lookup("old:1"))
+        assert.deepStrictEqual(registry.nodes(), [])
+        yield* TestClock.adjust("100 millis")
+        assert.deepStrictEqual(closed, [], "still owes two replies")
+        wire.inFlight = 0
+        yield* TestClock.adjust("10 millis")
+        assert.deepStrictEqual(closed, ["old:1"])
+      }).pipe(Effect.scoped))
+
+    it.effect("a lost session ends the drain; a drain that never ends is cut at the bound; nothing in flight closes at once", () =>
+      Effect.gen(function*() {
+        const { closed, registry, wire } = yield* draining(1_000)
+        yield* registry.get("a:1")
+        wire.inFlight = 1
+        yield* registry.remove("a:1")
+        wire.status = "connecting"
+        yield* TestClock.adjust("10 millis")
+        assert.deepStrictEqual(closed, ["a:1"])
+
+        wire.status = "ready"
+        yield* registry.get("b:2")
+        yield* registry.remove("b:2")
+        yield* TestClock.adjust("999 millis")
+        assert.deepStrictEqual(closed, ["a:1"])
+        yield* TestClock.adjust("20 millis")
+        assert.deepStrictEqual(closed, ["a:1", "b:2"])
+
+        wire.inFlight = 0
+        yield* registry.get("c:3")
+        yield* registry.remove("c:3")
+        assert.deepStrictEqual(closed, ["a:1", "b:2", "c:3"])
+      }).pipe(Effect.scoped))
+  })
 })
