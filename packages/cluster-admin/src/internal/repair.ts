@@ -18,9 +18,12 @@
  *   migrating and several importing: finished towards the node it names (if
  *   none holds keys), else all closed. Anything else fails with a sentence
  *   naming the states, having changed nothing for that slot.
- * - Then uncovered slots: given to the primary holding keys in them (the one
- *   with most keys, the others' keys moved to it), else to the primary with
- *   the fewest slots, with `ADDSLOTSRANGE` and `BUMPEPOCH`.
+ * - Then uncovered slots, those no reachable primary claims in its own view
+ *   (as redis-cli counts them: a slot its owner dropped is uncovered though
+ *   the others still bind it to that owner): given to the primary holding
+ *   keys in them (the one with most keys, the others' keys moved to it), else
+ *   to the primary with the fewest slots, with `DELSLOTS` (of a stale
+ *   binding), `ADDSLOTSRANGE` and `BUMPEPOCH`.
  *
  * With an unreachable or failed primary, `fix` refuses unless
  * `withUnreachablePrimaries` is set; then that primary's slots count as
@@ -202,7 +205,7 @@ const fixOpenSlot = (ctx: MoveContext, all: ReadonlyArray<Primary>, slot: number
   })
 
 /** Uncovered slots: to the primary with most keys in them, else to the primary with fewest slots. */
-const coverSlots = (ctx: MoveContext, all: ReadonlyArray<Primary>, uncovered: ReadonlyArray<number>, dropFirst: boolean) =>
+const coverSlots = (ctx: MoveContext, all: ReadonlyArray<Primary>, uncovered: ReadonlyArray<number>) =>
   Effect.gen(function*() {
     const { session } = ctx
     const actions: Array<FixAction> = []
@@ -233,10 +236,11 @@ const coverSlots = (ctx: MoveContext, all: ReadonlyArray<Primary>, uncovered: Re
     })
     for (const [owner, slots] of given) {
       const ranges = Plan.toRanges(slots)
-      if (dropFirst) {
-        // Slots of an unreachable primary are assigned in everyone's view: drop them here first.
-        yield* session.sendAll(owner.address, slots.map(delslots))
-      }
+      // The new owner may still bind the slot to a primary that no longer
+      // claims it (one that dropped it, or an unreachable one): ADDSLOTS would
+      // answer "already busy". Drop the stale binding first, as redis-cli's
+      // "set slot owner" does; "already unassigned" replies are expected.
+      yield* session.sendAll(owner.address, slots.map(delslots))
       for (const [a, b] of ranges) yield* session.send(owner.address, cluster(Cmd.Reply.ok, "ADDSLOTSRANGE", a, b))
       yield* session.send(owner.address, bumpEpoch)
       yield* ctx.progress.step(slots.length, 0, `${slots.length} slots covered by ${owner.address}`)
@@ -251,6 +255,19 @@ const coverSlots = (ctx: MoveContext, all: ReadonlyArray<Primary>, uncovered: Re
     }
     return actions
   })
+
+/**
+ * Slots that no primary claims in its own view, as redis-cli counts
+ * coverage: a slot its owner dropped (`CLUSTER DELSLOTS`) is uncovered even
+ * while the other nodes still bind it to that owner.
+ */
+const unclaimed = (all: ReadonlyArray<Primary>): Array<number> => {
+  const claimed = new Array<boolean>(Plan.SLOTS).fill(false)
+  for (const p of all) for (const [a, b] of p.self.slots) for (let s = a; s <= b; s++) claimed[s] = true
+  const out: Array<number> = []
+  claimed.forEach((c, s) => !c && out.push(s))
+  return out
+}
 
 /** Slots that more than one primary claims in its own view. */
 const multipleOwners = (all: ReadonlyArray<Primary>): Array<number> => {
@@ -288,24 +305,21 @@ export const fix = (options: FixOptions): Effect.Effect<FixResult, RedisError.Re
     }
     let all = primariesOf(seed, first.views)
     if (all.length === 0) return yield* cannot("no reachable primary")
+    const lostIds = new Set(lost.map((e) => e.id))
     const open = openSlotsOf(all)
     const multi = options.searchMultipleOwners === true ? multipleOwners(all).filter((s) => !open.includes(s)) : []
-    const ctx = yield* moveContext(session, seed, op, first.report, options, open.length + multi.length)
+    // The progress total counts the slots to cover as they are now; fixing an
+    // open slot may cover some of them, so `done` can end a little short.
+    const toCover = unclaimed(all.filter((p) => !lostIds.has(p.self.id))).filter((s) => !open.includes(s) && !multi.includes(s))
+    const ctx = yield* moveContext(session, seed, op, first.report, options, open.length + multi.length + toCover.length)
     const actions: Array<FixAction> = []
     for (const slot of [...open, ...multi]) actions.push(...(yield* fixOpenSlot(ctx, all, slot)))
 
     // Coverage, on a fresh view (the open-slot fixes may have assigned slots).
     const second = yield* survey(session, seed)
     all = primariesOf(seed, second.views)
-    const lostIds = new Set(lost.map((e) => e.id))
-    const owner = new Array<boolean>(Plan.SLOTS).fill(false)
-    for (const e of second.report.nodes) {
-      if (e.role !== "primary" || lostIds.has(e.id)) continue
-      for (const [a, b] of e.slots) for (let s = a; s <= b; s++) owner[s] = true
-    }
-    const uncovered: Array<number> = []
-    owner.forEach((covered, s) => !covered && uncovered.push(s))
-    if (uncovered.length > 0) actions.push(...(yield* coverSlots(ctx, all, uncovered, lost.length > 0)))
+    const uncovered = unclaimed(all.filter((p) => !lostIds.has(p.self.id)))
+    if (uncovered.length > 0) actions.push(...(yield* coverSlots(ctx, all, uncovered)))
 
     let final: CheckReport | undefined
     if (actions.length > 0) {
