@@ -43,7 +43,9 @@ export const Flags = {
   /** Fans out to every node in a cluster (FLUSHALL, SCRIPT LOAD, ...). */
   ALL_NODES: 64,
   /** Keyless; in a cluster any node may answer it (PING, TIME, ...). */
-  NO_KEYS: 128
+  NO_KEYS: 128,
+  /** Never served from nor kept in the client-side cache (`ClientCache.uncached`). */
+  NO_CACHE: 256
 } as const
 
 /**

@@ -62,6 +62,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as ClientCache from "./ClientCache.ts"
 import type { Command } from "./Command.ts"
 import * as Cmd from "./Command.ts"
 import * as Middleware from "./Middleware.ts"
@@ -533,6 +534,50 @@ export const track = (redis: Trackable, options: TrackOptions = {}): Effect.Effe
       )
     })
   }).pipe(Effect.asVoid)
+
+/**
+ * The client-side cache's counters as metrics, read from `cache.stats`
+ * every `interval` (default 1 s) on a fiber of the scope:
+ * `redis_cache_hits_total`, `_misses_total`, `_invalidations_total`,
+ * `_evictions_total` (counters) and `redis_cache_entries`, `_bytes`
+ * (gauges). Read from the counters the cache keeps anyway, so a hit costs
+ * nothing more with metrics on.
+ *
+ * @category tracking
+ * @since 0.1.0
+ */
+export const trackCache = (
+  cache: ClientCache.ClientCache,
+  options: Options & { readonly interval?: Duration.Input | undefined } = {}
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const counters = {
+      hits: counterOf(options, "cache_hits_total", "Reads served from the client-side cache")(),
+      misses: counterOf(options, "cache_misses_total", "Cacheable reads that went to the server")(),
+      invalidations: counterOf(options, "cache_invalidations_total", "Keys the server invalidated (a flush counts once)")(),
+      evictions: counterOf(options, "cache_evictions_total", "Entries dropped to stay within maxEntries/maxBytes")()
+    }
+    const entries = Metric.gauge(nameWith(options)("cache_entries"), {
+      description: "Entries in the client-side cache",
+      attributes: options.attributes
+    })
+    const bytes = Metric.gauge(nameWith(options)("cache_bytes"), {
+      description: "Bytes of replies held by the client-side cache (approximate)",
+      attributes: options.attributes
+    })
+    let last: ClientCache.Stats = { hits: 0, misses: 0, invalidations: 0, evictions: 0, entries: 0, bytes: 0 }
+    const sample = Effect.flatMap(cache.stats, (now) =>
+      Effect.withFiber((fiber) => {
+        for (const k of ["hits", "misses", "invalidations", "evictions"] as const) {
+          if (now[k] > last[k]) counters[k].updateUnsafe(now[k] - last[k], fiber.context)
+        }
+        entries.updateUnsafe(now.entries, fiber.context)
+        bytes.updateUnsafe(now.bytes, fiber.context)
+        last = now
+        return Effect.void
+      }))
+    return Effect.asVoid(Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(options.interval ?? Duration.seconds(1)))))
+  })
 
 /**
  * Counts the `Gap` events of a subscription made with gap events

@@ -25,6 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as EffectPool from "effect/Pool"
 import * as Scope from "effect/Scope"
+import * as ClientCache from "./ClientCache.ts"
 import * as Connection from "./Connection.ts"
 import * as Middleware from "./Middleware.ts"
 import * as RedisConfig from "./RedisConfig.ts"
@@ -68,6 +69,12 @@ export interface PoolOptions {
    * those of the layer's `Middleware.Middlewares` follow them.
    */
   readonly middleware?: Middleware.Middleware | ReadonlyArray<Middleware.Middleware> | undefined
+  /**
+   * Server-assisted client-side caching of reads on the shared connection
+   * (`ClientCache`): a cache to use, or the options of one to make. Needs
+   * RESP3. Off by default.
+   */
+  readonly cache?: ClientCache.Options | ClientCache.ClientCache | undefined
 }
 
 /**
@@ -86,7 +93,7 @@ export const make = (
     // Resolved once here: with no middleware the connections are used as
     // they are, and the per-command path is unchanged.
     const middleware = yield* Middleware.resolve(poolOptions?.middleware)
-    const shared = Middleware.wrapConnection(yield* Connection.make(options, hooks), middleware)
+    const shared = Middleware.wrapConnection(yield* sharedConnection(options, poolOptions, hooks), middleware)
     const dedicatedOptions: RedisConfig.ConnectionOptions = {
       ...options,
       // A dedicated connection serves one borrower: if it cannot connect,
@@ -120,6 +127,30 @@ export const make = (
       )
     return { shared, withDedicated }
   })
+
+// The shared connection; with a cache, tracked: its handshake turns
+// CLIENT TRACKING on (before the user's own `onConnect`, so what that
+// reads is tracked too), and cacheable reads are looked up before they go
+// out. Dedicated connections are never tracked.
+const sharedConnection = (
+  options: RedisConfig.ConnectionOptions,
+  poolOptions: PoolOptions | undefined,
+  hooks: Connection.Hooks | undefined
+): Effect.Effect<Connection.Connection, never, Scope.Scope | Transport> => {
+  const cache = ClientCache.resolve(poolOptions?.cache)
+  if (cache === undefined) return Connection.make(options, hooks)
+  const tracked = ClientCache.track(cache)
+  const user = options.onConnect
+  const tracking: RedisConfig.ConnectionOptions = {
+    ...options,
+    onConnect: user === undefined ? tracked.onConnect : (session) => Effect.andThen(tracked.onConnect(session), user(session))
+  }
+  return Effect.gen(function*() {
+    const connection = yield* Connection.make(tracking, Connection.mergeHooks(hooks, tracked.hooks))
+    yield* Effect.addFinalizer(() => tracked.close)
+    return tracked.wrap(connection)
+  })
+}
 
 // The borrow, bounded: no connection within `timeout` fails it NotSent
 // (nothing was written), naming the node and the bound.
@@ -165,7 +196,7 @@ export const problemOf = (poolOptions: PoolOptions): string | undefined => {
       return "acquireTimeout must be a positive, finite duration"
     }
   }
-  return undefined
+  return poolOptions.cache === undefined ? undefined : ClientCache.problemOf(poolOptions.cache)
 }
 
 /**

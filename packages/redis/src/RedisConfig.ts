@@ -246,8 +246,9 @@ export const defaultReconnect: Schedule.Schedule<unknown, RedisError.RedisError>
     Schedule.jittered,
     Schedule.upTo({ times: 20 }),
     Schedule.setInputType<RedisError.RedisError>(),
-    // Wrong credentials do not fix themselves: stop at once.
-    Schedule.while(({ input }) => input.reason._tag !== "AuthError")
+    // Wrong credentials, or a handshake the server cannot do (client-side
+    // caching over RESP2), do not fix themselves: stop at once.
+    Schedule.while(({ input }) => input.reason._tag !== "AuthError" && input.reason._tag !== "NotSupported")
   )
 
 /**

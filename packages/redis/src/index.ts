@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as Address from "./Address.ts"
+export * as ClientCache from "./ClientCache.ts"
 export * as Command from "./Command.ts"
 export * as Commands from "./Commands.ts"
 export * as Connection from "./Connection.ts"

@@ -37,11 +37,12 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as Address from "../Address.ts"
+import * as ClientCache from "../ClientCache.ts"
 import type { Command } from "../Command.ts"
 import * as Cmd from "../Command.ts"
 import type * as Commands from "../Commands.ts"
 import * as Middleware from "../Middleware.ts"
-import type * as Pool from "../Pool.ts"
+import * as Pool from "../Pool.ts"
 import * as PubSub from "../PubSub.ts"
 import * as Redis from "../Redis.ts"
 import * as RedisConfig from "../RedisConfig.ts"
@@ -269,7 +270,8 @@ export const make = (
         flush: options.flush,
         readOnly
       }),
-      pool: options,
+      // One cache for every node (made here from options, if given options).
+      pool: { ...options, cache: ClientCache.resolve(options.cache) },
       middleware,
       remap,
       transport,
@@ -370,6 +372,8 @@ const KEYLESS_PROBE = Cmd.unsafeMake("PING", ["PING"], [], Cmd.Flags.NO_KEYS, Cm
  * @since 0.1.0
  */
 export const problemOf = (options: Options): string | undefined => {
+  const pool = Pool.problemOf(options)
+  if (pool !== undefined) return pool
   const readFrom = options.readFrom
   if (readFrom !== undefined && typeof readFrom !== "function" && !READ_FROM.has(readFrom)) {
     return `readFrom must be a function or one of ${[...READ_FROM].join(", ")}`

@@ -43,6 +43,7 @@ import { type Remap, remapProblem } from "../Address.ts"
 import type { Command } from "../Command.ts"
 import * as Delivery from "../Delivery.ts"
 import * as Middleware from "../Middleware.ts"
+import * as Pool from "../Pool.ts"
 import * as PubSub from "../PubSub.ts"
 import * as Redis from "../Redis.ts"
 import type * as Standalone from "../Standalone.ts"
@@ -261,6 +262,8 @@ const durationProblem = (name: string, input: Duration.Input | undefined, orZero
  * @since 0.1.0
  */
 export const problemOf = (options: Options): string | undefined => {
+  const pool = Pool.problemOf(options)
+  if (pool !== undefined) return pool
   const selection = options.replicaSelection
   if (selection !== undefined && typeof selection !== "function" && !SentinelReplica.REPLICA_SELECTIONS.includes(selection)) {
     return `replicaSelection must be a function or one of ${SentinelReplica.REPLICA_SELECTIONS.join(", ")}`

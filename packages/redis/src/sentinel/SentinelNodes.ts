@@ -19,6 +19,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Address from "../Address.ts"
+import * as ClientCache from "../ClientCache.ts"
 import * as Connection from "../Connection.ts"
 import * as NodeRegistry from "../NodeRegistry.ts"
 import * as Pool from "../Pool.ts"
@@ -56,6 +57,7 @@ export const dataOptionsOf = (options: Options): Effect.Effect<RedisConfig.Conne
     maxDedicated: _md,
     dedicatedIdleTime: _di,
     middleware: _mw,
+    cache: _cc,
     ...rest
   } = options
   return RedisConfig.resolve({ ...rest, endpoint: RedisConfig.tcp("127.0.0.1", 6379) })
@@ -106,13 +108,16 @@ export const makeNodes = (
 ): Effect.Effect<Nodes, never, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const transport = yield* Transport
+    // One cache for every node of the backend: a switch or a replica change
+    // moves reads to another node's session, whose entries are its own.
+    const pooled = { ...poolOptions, cache: ClientCache.resolve(poolOptions.cache) }
     // The PubSub of a node lives in its pool's scope: closing the entry closes both.
     const pubsubs = new WeakMap<Pool.Pool, PubSub.PubSub>()
     const registry = yield* NodeRegistry.make((node, hooks) =>
       Effect.gen(function*() {
         const address = Address.parse(node)!
         const options = { ...data, endpoint: RedisConfig.tcp(address.host, address.port) }
-        const pool = yield* Pool.make(options, poolOptions, Connection.mergeHooks(hooks, { onDisconnect }))
+        const pool = yield* Pool.make(options, pooled, Connection.mergeHooks(hooks, { onDisconnect }))
         pubsubs.set(pool, yield* PubSub.make({ ...options, subscriptionBuffer: poolOptions.subscriptionBuffer }))
         return pool
       }).pipe(Effect.provideService(Transport, transport))

@@ -1,0 +1,515 @@
+/**
+ * Server-assisted client-side caching: replies of read commands kept in
+ * process memory, dropped when the server says (RESP3 `CLIENT TRACKING`
+ * invalidation pushes) that a key they read has changed.
+ *
+ * One `ClientCache` holds the entries of a client (of several, if it is
+ * given to several). Each pool's shared connection is **tracked**
+ * (`track`): its handshake turns `CLIENT TRACKING` on, its invalidation
+ * pushes reach the cache synchronously from the reader, and its `send`
+ * looks a cacheable command up before it goes out. The rules, each with
+ * its test:
+ *
+ * 1. An entry belongs to the tracking session (one connection, from one
+ *    handshake to its end) that read it, and is served only to a read
+ *    routed to that same live session: after a reconnect, a sentinel switch
+ *    or a redirect the read goes to another session and misses. A session
+ *    that ends (the connection dropped, the pool closed) takes its entries
+ *    with it: the server forgot what it tracked.
+ * 2. A read whose reply was in flight when an invalidation for its key (or
+ *    a flush) arrived is returned but not cached.
+ * 3. `invalidate` with keys drops those keys' entries; `invalidate` with no
+ *    keys (FLUSHALL, FLUSHDB) drops everything.
+ * 4. A read of a slot that answered `MOVED`/`ASK` drops that session's
+ *    entries of the slot.
+ * 5. Memory is bounded by entries and by bytes, least recently used first;
+ *    entries expire after `ttl`.
+ * 6. Concurrent misses of one read on one session send one request; a
+ *    miss that starts after an invalidation of its key does not join a
+ *    read that began before it.
+ *
+ * The reply is cached as the server sent it (RESP) and decoded on every
+ * hit, so each caller gets its own value and commands with different
+ * decoders (`Typed`, `Command.map`) share the entry safely.
+ *
+ * Cacheable: a read-only command (`Flags.READONLY`) with exactly one key,
+ * not blocking, not marked `Flags.NO_CACHE` (`uncached`), not one whose
+ * reply changes without a write (TTL, PTTL, the random-member reads: the
+ * server's `nondeterministic_output` tip), with a string key. A custom
+ * command built with `READONLY` and its key is cacheable as it is. In
+ * `broadcast` mode only keys under the given prefixes are cached (the
+ * server invalidates nothing else).
+ *
+ * It does not cache inside transactions or on dedicated connections (they
+ * are not tracked), does not split MGET into per-key entries, and needs
+ * RESP3 on the tracked connections (a RESP2 session fails its handshake
+ * with `NotSupported`).
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type { Command } from "./Command.ts"
+import * as Cmd from "./Command.ts"
+import type * as Connection from "./Connection.ts"
+import type * as RedisConfig from "./RedisConfig.ts"
+import * as RedisError from "./RedisError.ts"
+import type { RespPush, RespValue } from "./Resp.ts"
+import * as ClusterSlot from "./cluster/ClusterSlot.ts"
+
+// -----------------------------------------------------------------------------
+// options and stats
+// -----------------------------------------------------------------------------
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** At most this many entries (default 10,000). */
+  readonly maxEntries?: number | undefined
+  /** At most about this many bytes of cached replies (default 64 MiB). */
+  readonly maxBytes?: number | undefined
+  /** An entry is served for at most this long after it was read (default 5 minutes). */
+  readonly ttl?: Duration.Input | undefined
+  /**
+   * `default`: the server remembers the keys each connection read and
+   * invalidates those. `broadcast`: it invalidates every key under
+   * `prefixes` for everyone (no memory on the server; only those keys are
+   * cached).
+   */
+  readonly mode?: "default" | "broadcast" | undefined
+  /** Broadcast mode: the key prefixes to track (none: every key). */
+  readonly prefixes?: ReadonlyArray<string> | undefined
+  /**
+   * Told of every invalidation as it is read (`null`: everything), on the
+   * connection's reader: keep it short. For logs and tests.
+   */
+  readonly onInvalidate?: ((keys: ReadonlyArray<string> | null) => void) | undefined
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly hits: number
+  readonly misses: number
+  /** Keys invalidated by the server (a flush counts once). */
+  readonly invalidations: number
+  /** Entries dropped to stay within `maxEntries`/`maxBytes`. */
+  readonly evictions: number
+  readonly entries: number
+  readonly bytes: number
+}
+
+// -----------------------------------------------------------------------------
+// the store
+// -----------------------------------------------------------------------------
+
+interface Session {
+  readonly id: number
+  alive: boolean
+  readonly entries: Set<Entry>
+}
+
+interface Entry {
+  readonly session: Session
+  readonly key: string
+  readonly sig: string
+  readonly reply: RespValue
+  readonly bytes: number
+  readonly expiresAt: number
+}
+
+// A read on its way: invalidated while in flight, its reply is not kept.
+interface Flight {
+  dirty: boolean
+  readonly waiters: Array<(exit: Exit.Exit<RespValue, RedisError.RedisError>) => void>
+}
+
+/**
+ * The cache of one client (or of several that share it).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ClientCache {
+  readonly options: Options
+  /** What it served, dropped and holds now. */
+  readonly stats: Effect.Effect<Stats>
+  /** Drops every entry (the tracking sessions go on). */
+  readonly clear: Effect.Effect<void>
+  /** @internal */
+  readonly store: Store
+}
+
+class Store {
+  readonly maxEntries: number
+  readonly maxBytes: number
+  readonly ttlMillis: number
+  readonly prefixes: ReadonlyArray<string> | undefined
+  // key -> signature -> entry; `lru` in use order, oldest first.
+  readonly byKey = new Map<string, Map<string, Entry>>()
+  readonly lru = new Set<Entry>()
+  // key -> session id + signature -> flight
+  readonly flights = new Map<string, Map<string, Flight>>()
+  bytes = 0
+  hits = 0
+  misses = 0
+  invalidations = 0
+  evictions = 0
+  nextSession = 1
+
+  constructor(options: Options) {
+    this.maxEntries = options.maxEntries ?? 10_000
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024
+    this.ttlMillis = Duration.toMillis(Duration.fromInputUnsafe(options.ttl ?? Duration.minutes(5)))
+    this.prefixes = options.mode === "broadcast" && options.prefixes !== undefined && options.prefixes.length > 0
+      ? options.prefixes
+      : undefined
+  }
+
+  lookup(session: Session, key: string, sig: string, now: number): Entry | undefined {
+    const entry = this.byKey.get(key)?.get(sig)
+    if (entry === undefined || entry.session !== session) return undefined
+    if (entry.expiresAt <= now) {
+      this.drop(entry)
+      return undefined
+    }
+    // Most recently used last.
+    this.lru.delete(entry)
+    this.lru.add(entry)
+    return entry
+  }
+
+  put(session: Session, key: string, sig: string, reply: RespValue, now: number): void {
+    const bytes = sizeOf(reply) + key.length + sig.length + 64
+    if (bytes > this.maxBytes) return
+    const old = this.byKey.get(key)?.get(sig)
+    if (old !== undefined) this.drop(old)
+    const entry: Entry = { session, key, sig, reply, bytes, expiresAt: now + this.ttlMillis }
+    let sigs = this.byKey.get(key)
+    if (sigs === undefined) this.byKey.set(key, sigs = new Map())
+    sigs.set(sig, entry)
+    this.lru.add(entry)
+    session.entries.add(entry)
+    this.bytes += bytes
+    while (this.lru.size > this.maxEntries || this.bytes > this.maxBytes) {
+      const oldest = this.lru.values().next().value!
+      this.drop(oldest)
+      this.evictions++
+    }
+  }
+
+  drop(entry: Entry): void {
+    if (!this.lru.delete(entry)) return
+    entry.session.entries.delete(entry)
+    this.bytes -= entry.bytes
+    const sigs = this.byKey.get(entry.key)
+    if (sigs !== undefined && sigs.get(entry.sig) === entry) {
+      sigs.delete(entry.sig)
+      if (sigs.size === 0) this.byKey.delete(entry.key)
+    }
+  }
+
+  invalidateKey(key: string): void {
+    this.invalidations++
+    const sigs = this.byKey.get(key)
+    if (sigs !== undefined) for (const entry of [...sigs.values()]) this.drop(entry)
+    const flights = this.flights.get(key)
+    if (flights !== undefined) {
+      for (const flight of flights.values()) flight.dirty = true
+      // A later miss starts its own read rather than join a dirty one.
+      this.flights.delete(key)
+    }
+  }
+
+  invalidateAll(): void {
+    this.invalidations++
+    for (const entry of [...this.lru]) this.drop(entry)
+    for (const flights of this.flights.values()) for (const flight of flights.values()) flight.dirty = true
+    this.flights.clear()
+  }
+
+  endSession(session: Session): void {
+    if (!session.alive) return
+    session.alive = false
+    for (const entry of [...session.entries]) this.drop(entry)
+    // Its flights may still complete (a resent read, on the next session):
+    // they are not kept, since the session that read them is gone.
+  }
+
+  dropSlot(session: Session, slot: number): void {
+    for (const entry of [...session.entries]) if (ClusterSlot.keyslot(entry.key) === slot) this.drop(entry)
+  }
+}
+
+/**
+ * A cache to give to one or several clients (`cache` option). The option
+ * also takes `Options`, from which the client makes its own (one per node
+ * on a cluster).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): ClientCache => {
+  const store = new Store(options)
+  return {
+    options,
+    store,
+    stats: Effect.sync(() => ({
+      hits: store.hits,
+      misses: store.misses,
+      invalidations: store.invalidations,
+      evictions: store.evictions,
+      entries: store.lru.size,
+      bytes: store.bytes
+    })),
+    clear: Effect.sync(() => {
+      for (const entry of [...store.lru]) store.drop(entry)
+    })
+  }
+}
+
+/**
+ * What is wrong with cache options, as "`name` must ...", or `undefined`.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const problemOf = (options: Options | ClientCache): string | undefined => {
+  const o = "store" in options ? options.options : options
+  const positive = (name: string, n: number | undefined) =>
+    n === undefined || (Number.isInteger(n) && n > 0) ? undefined : `cache.${name} must be a positive integer`
+  if (o.mode !== undefined && o.mode !== "default" && o.mode !== "broadcast") return "cache.mode must be \"default\" or \"broadcast\""
+  if (o.prefixes !== undefined && o.mode !== "broadcast") return "cache.prefixes need mode \"broadcast\""
+  if (o.ttl !== undefined) {
+    try {
+      const d = Duration.fromInputUnsafe(o.ttl)
+      if (!(Duration.toMillis(d) > 0)) return "cache.ttl must be a positive duration"
+    } catch {
+      return "cache.ttl must be a duration"
+    }
+  }
+  return positive("maxEntries", o.maxEntries) ?? positive("maxBytes", o.maxBytes)
+}
+
+/**
+ * The cache a client uses: the one given, or one made from the options.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolve = (option: Options | ClientCache | undefined): ClientCache | undefined =>
+  option === undefined ? undefined : "store" in option ? option : make(option)
+
+// -----------------------------------------------------------------------------
+// which commands
+// -----------------------------------------------------------------------------
+
+// Read-only, yet their reply changes with time or at random: the server's
+// `nondeterministic_output` tip, for the one-key reads.
+const NONDETERMINISTIC = new Set(["TTL", "PTTL", "SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER", "OBJECT", "MEMORY"])
+
+const UNCACHEABLE = Cmd.Flags.BLOCKING | Cmd.Flags.NO_CACHE | Cmd.Flags.CONNECTION_STATE | Cmd.Flags.PUBSUB
+
+/**
+ * Whether a command's reply may be cached (see the module comment).
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isCacheable = (command: Command<unknown>): boolean =>
+  (command.flags & Cmd.Flags.READONLY) !== 0 && (command.flags & UNCACHEABLE) === 0 &&
+  command.keys.length === 1 && typeof command.keys[0] === "string" && command.invalid === undefined &&
+  !NONDETERMINISTIC.has(command.name)
+
+/**
+ * A copy of `command` that is never served from the cache nor kept in it.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const uncached = <A>(command: Command<A>): Command<A> => Cmd.withFlags(command, Cmd.Flags.NO_CACHE)
+
+// The argv, as one string: the entry of a read within its key.
+const signatureOf = (command: Command<unknown>): string => {
+  let sig = command.binary ? "b" : "s"
+  for (const arg of command.args) {
+    sig += "\u0000"
+    sig += typeof arg === "string" ? arg : typeof arg === "number" ? String(arg) : Buffer.from(arg).toString("latin1")
+  }
+  return sig
+}
+
+// What a reply holds, roughly, in bytes.
+const sizeOf = (value: RespValue): number => {
+  if (typeof value === "string") return value.length * 2
+  if (value instanceof Uint8Array) return value.byteLength
+  if (Array.isArray(value)) {
+    let n = 16
+    for (const v of value) n += sizeOf(v)
+    return n
+  }
+  if (value instanceof Map) {
+    let n = 16
+    for (const [k, v] of value) n += sizeOf(k) + sizeOf(v)
+    return n
+  }
+  if (value instanceof Set) {
+    let n = 16
+    for (const v of value) n += sizeOf(v)
+    return n
+  }
+  return 16
+}
+
+// -----------------------------------------------------------------------------
+// a tracked connection
+// -----------------------------------------------------------------------------
+
+/**
+ * The hooks and handshake step that track one shared connection, and the
+ * wrapper of its `send`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Tracked {
+  /** Add to the connection's options: turns tracking on in every handshake. */
+  readonly onConnect: (session: RedisConfig.ConnectSession) => Effect.Effect<void, RedisError.RedisError>
+  /** Add to the connection's hooks: invalidations and the end of a session. */
+  readonly hooks: Connection.Hooks
+  /** The connection, with cacheable commands looked up first. */
+  readonly wrap: (connection: Connection.Connection) => Connection.Connection
+  /** The pool closes: its last session's entries go. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * Tracks one shared connection for `cache`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const track = (cache: ClientCache): Tracked => {
+  const store = cache.store
+  const options = cache.options
+  // The session reads are cached for: set once tracking is on, cleared when
+  // the connection drops (reads issued meanwhile are not cached).
+  let current: Session | undefined
+  const trackingArgs: Array<string> = ["CLIENT", "TRACKING", "ON"]
+  if (options.mode === "broadcast") {
+    trackingArgs.push("BCAST")
+    for (const p of options.prefixes ?? []) trackingArgs.push("PREFIX", p)
+  }
+  const prefixes = store.prefixes
+
+  const onConnect = (session: RedisConfig.ConnectSession) =>
+    Effect.suspend(() => {
+      if (current !== undefined) store.endSession(current)
+      current = undefined
+      if (session.protocol !== 3) {
+        return Effect.fail(RedisError.notSupported(
+          "client-side caching needs RESP3 (invalidations arrive as pushes on the connection that reads): " +
+            "this connection settled on RESP2 (protocol: 2, or a server before 6.0)",
+          "CLIENT"
+        ))
+      }
+      return Effect.map(session.send(Cmd.unsafeMake("CLIENT", trackingArgs, [], 0, Cmd.Reply.raw)), () => {
+        current = { id: store.nextSession++, alive: true, entries: new Set() }
+      })
+    })
+
+  const onServerPush = (push: RespPush) => {
+    const items = push.items
+    if (items.length < 2 || items[0] !== "invalidate") return
+    const keys = items[1]
+    if (keys === null || keys === undefined) {
+      store.invalidateAll()
+      options.onInvalidate?.(null)
+    } else if (Array.isArray(keys)) {
+      const names = keys.map((k) => typeof k === "string" ? k : Buffer.from(k as Uint8Array).toString("utf8"))
+      for (const k of names) store.invalidateKey(k)
+      options.onInvalidate?.(names)
+    }
+  }
+
+  const onDisconnect = () => {
+    if (current !== undefined) store.endSession(current)
+    current = undefined
+  }
+
+  const wrap = (connection: Connection.Connection): Connection.Connection => {
+    const decodeHit = <A>(command: Command<A>, reply: RespValue): Effect.Effect<A, RedisError.RedisError> => {
+      try {
+        return Effect.succeed(command.decode(reply))
+      } catch (e) {
+        if (RedisError.isRedisError(e)) return Effect.fail(e)
+        const message = e instanceof Error ? e.message : String(e)
+        return Effect.fail(RedisError.make(new RedisError.ProtocolError({ message }), "Unknown", command.name))
+      }
+    }
+    const send = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
+      const session = current
+      if (session === undefined || !isCacheable(command)) return connection.send(command)
+      const key = command.keys[0] as string
+      if (prefixes !== undefined && !prefixes.some((p) => key.startsWith(p))) return connection.send(command)
+      if (!key.isWellFormed()) return connection.send(command)
+      const sig = signatureOf(command)
+      const now = Date.now()
+      const entry = store.lookup(session, key, sig, now)
+      if (entry !== undefined) {
+        store.hits++
+        return decodeHit(command, entry.reply)
+      }
+      store.misses++
+      const flightKey = `${session.id}\u0000${sig}`
+      let flights = store.flights.get(key)
+      const joined = flights?.get(flightKey)
+      if (joined !== undefined) {
+        return Effect.flatMap(
+          Effect.callback<RespValue, RedisError.RedisError>((resume) => {
+            joined.waiters.push((exit) => resume(exit))
+          }),
+          (reply) => decodeHit(command, reply)
+        )
+      }
+      const flight: Flight = { dirty: false, waiters: [] }
+      if (flights === undefined) store.flights.set(key, flights = new Map())
+      flights.set(flightKey, flight)
+      const raw = Cmd.unsafeMake(command.name, command.args, command.keys, command.flags, Cmd.Reply.raw, command.binary)
+      return Effect.flatMap(
+        Effect.onExit(connection.send(raw), (exit) =>
+          Effect.sync(() => {
+            const own = store.flights.get(key)
+            if (own?.get(flightKey) === flight) {
+              own.delete(flightKey)
+              if (own.size === 0) store.flights.delete(key)
+            }
+            if (Exit.isSuccess(exit)) {
+              if (!flight.dirty && session.alive && current === session) store.put(session, key, sig, exit.value, Date.now())
+            } else {
+              const reason = exit.cause.reasons[0]
+              const error = reason?._tag === "Fail" ? reason.error : undefined
+              if (error !== undefined && (error.reason._tag === "Moved" || error.reason._tag === "Ask")) {
+                store.dropSlot(session, ClusterSlot.keyslot(key))
+              }
+            }
+            for (const waiter of flight.waiters) waiter(exit)
+          })),
+        (reply) => decodeHit(command, reply)
+      )
+    }
+    return { ...connection, send }
+  }
+
+  return {
+    onConnect,
+    hooks: { onServerPush, onDisconnect },
+    wrap,
+    close: Effect.sync(onDisconnect)
+  }
+}
