@@ -55,7 +55,7 @@ import * as Cmd from "./Command.ts"
 import type * as Connection from "./Connection.ts"
 import type * as RedisConfig from "./RedisConfig.ts"
 import * as RedisError from "./RedisError.ts"
-import type { RespPush, RespValue } from "./Resp.ts"
+import type { Arg, RespPush, RespValue } from "./Resp.ts"
 import * as ClusterSlot from "./cluster/ClusterSlot.ts"
 
 // -----------------------------------------------------------------------------
@@ -111,16 +111,23 @@ export interface Stats {
 interface Session {
   readonly id: number
   alive: boolean
-  readonly entries: Set<Entry>
 }
 
+// One cached reply: the read it answers (`args`, `binary`) under its key.
+// The entries of one key are chained (`next`): an invalidation or a lookup
+// starts from the key, so a hit hashes nothing but the key.
 interface Entry {
   readonly session: Session
   readonly key: string
-  readonly sig: string
+  readonly args: ReadonlyArray<Arg>
+  readonly binary: boolean
   readonly reply: RespValue
   readonly bytes: number
   readonly expiresAt: number
+  next: Entry | undefined
+  // The use order: a list from the least recently used (`oldest`) on.
+  older: Entry | undefined
+  newer: Entry | undefined
 }
 
 // A read on its way: invalidated while in flight, its reply is not kept.
@@ -145,16 +152,39 @@ export interface ClientCache {
   readonly store: Store
 }
 
+// What an entry costs beyond its reply and its key: the entry object, its
+// argv array and its map slot, measured with V8's heap (1M distinct keys
+// read through `bench/cache.ts`).
+const ENTRY_OVERHEAD = 176
+
+const sameArg = (a: Arg, b: Arg): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const answers = (entry: Entry, command: Command<unknown>): boolean => {
+  const args = command.args
+  if (entry.binary !== command.binary || entry.args.length !== args.length) return false
+  for (let i = 0; i < args.length; i++) if (!sameArg(entry.args[i]!, args[i]!)) return false
+  return true
+}
+
 class Store {
   readonly maxEntries: number
   readonly maxBytes: number
   readonly ttlMillis: number
   readonly prefixes: ReadonlyArray<string> | undefined
-  // key -> signature -> entry; `lru` in use order, oldest first.
-  readonly byKey = new Map<string, Map<string, Entry>>()
-  readonly lru = new Set<Entry>()
-  // key -> session id + signature -> flight
+  // key -> the first entry of its chain.
+  readonly byKey = new Map<string, Entry>()
+  // The use order, as a list through the entries: a hit moves its entry to
+  // `newest`, eviction takes `oldest`.
+  oldest: Entry | undefined = undefined
+  newest: Entry | undefined = undefined
+  // key -> session id + argv -> flight
   readonly flights = new Map<string, Map<string, Flight>>()
+  size = 0
   bytes = 0
   hits = 0
   misses = 0
@@ -171,53 +201,92 @@ class Store {
       : undefined
   }
 
-  lookup(session: Session, key: string, sig: string, now: number): Entry | undefined {
-    const entry = this.byKey.get(key)?.get(sig)
-    if (entry === undefined || entry.session !== session) return undefined
+  lookup(session: Session, key: string, command: Command<unknown>, now: number): Entry | undefined {
+    let entry = this.byKey.get(key)
+    while (entry !== undefined && !(entry.session === session && answers(entry, command))) entry = entry.next
+    if (entry === undefined) return undefined
     if (entry.expiresAt <= now) {
       this.drop(entry)
       return undefined
     }
-    // Most recently used last.
-    this.lru.delete(entry)
-    this.lru.add(entry)
+    if (entry !== this.newest) {
+      this.unlink(entry)
+      this.append(entry)
+    }
     return entry
   }
 
-  put(session: Session, key: string, sig: string, reply: RespValue, now: number): void {
-    const bytes = sizeOf(reply) + key.length + sig.length + 64
+  put(session: Session, key: string, command: Command<unknown>, reply: RespValue, now: number): void {
+    const bytes = sizeOf(reply) + 2 * key.length + ENTRY_OVERHEAD
     if (bytes > this.maxBytes) return
-    const old = this.byKey.get(key)?.get(sig)
-    if (old !== undefined) this.drop(old)
-    const entry: Entry = { session, key, sig, reply, bytes, expiresAt: now + this.ttlMillis }
-    let sigs = this.byKey.get(key)
-    if (sigs === undefined) this.byKey.set(key, sigs = new Map())
-    sigs.set(sig, entry)
-    this.lru.add(entry)
-    session.entries.add(entry)
+    for (let old = this.byKey.get(key); old !== undefined; old = old.next) {
+      if (answers(old, command)) {
+        this.drop(old)
+        break
+      }
+    }
+    const entry: Entry = {
+      session,
+      key,
+      args: command.args,
+      binary: command.binary,
+      reply,
+      bytes,
+      expiresAt: now + this.ttlMillis,
+      next: this.byKey.get(key),
+      older: undefined,
+      newer: undefined
+    }
+    this.byKey.set(key, entry)
+    this.append(entry)
+    this.size++
     this.bytes += bytes
-    while (this.lru.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.lru.values().next().value!
-      this.drop(oldest)
+    while (this.size > this.maxEntries || this.bytes > this.maxBytes) {
+      this.drop(this.oldest!)
       this.evictions++
     }
   }
 
+  private append(entry: Entry): void {
+    entry.older = this.newest
+    entry.newer = undefined
+    if (this.newest === undefined) this.oldest = entry
+    else this.newest.newer = entry
+    this.newest = entry
+  }
+
+  private unlink(entry: Entry): void {
+    if (entry.older === undefined) this.oldest = entry.newer
+    else entry.older.newer = entry.newer
+    if (entry.newer === undefined) this.newest = entry.older
+    else entry.newer.older = entry.older
+    entry.older = entry.newer = undefined
+  }
+
   drop(entry: Entry): void {
-    if (!this.lru.delete(entry)) return
-    entry.session.entries.delete(entry)
-    this.bytes -= entry.bytes
-    const sigs = this.byKey.get(entry.key)
-    if (sigs !== undefined && sigs.get(entry.sig) === entry) {
-      sigs.delete(entry.sig)
-      if (sigs.size === 0) this.byKey.delete(entry.key)
+    let first = this.byKey.get(entry.key)
+    if (first === entry) {
+      if (entry.next === undefined) this.byKey.delete(entry.key)
+      else this.byKey.set(entry.key, entry.next)
+    } else {
+      while (first !== undefined && first.next !== entry) first = first.next
+      // Not in its chain: already dropped.
+      if (first === undefined) return
+      first.next = entry.next
     }
+    this.unlink(entry)
+    this.size--
+    this.bytes -= entry.bytes
   }
 
   invalidateKey(key: string): void {
     this.invalidations++
-    const sigs = this.byKey.get(key)
-    if (sigs !== undefined) for (const entry of [...sigs.values()]) this.drop(entry)
+    for (let entry = this.byKey.get(key); entry !== undefined; entry = entry.next) {
+      this.unlink(entry)
+      this.size--
+      this.bytes -= entry.bytes
+    }
+    this.byKey.delete(key)
     const flights = this.flights.get(key)
     if (flights !== undefined) {
       for (const flight of flights.values()) flight.dirty = true
@@ -228,21 +297,41 @@ class Store {
 
   invalidateAll(): void {
     this.invalidations++
-    for (const entry of [...this.lru]) this.drop(entry)
+    this.clear()
     for (const flights of this.flights.values()) for (const flight of flights.values()) flight.dirty = true
     this.flights.clear()
   }
 
+  clear(): void {
+    this.byKey.clear()
+    this.oldest = undefined
+    this.newest = undefined
+    this.size = 0
+    this.bytes = 0
+  }
+
+  // Every entry, oldest first (a copy: the caller may drop as it goes).
+  entries(): Array<Entry> {
+    const all: Array<Entry> = []
+    for (let e = this.oldest; e !== undefined; e = e.newer) all.push(e)
+    return all
+  }
+
+  // The server forgot what the session tracked: its entries go (they could
+  // no longer be served anyway, `lookup` wants the live session). A
+  // reconnect is rare, so one pass over every entry is fine.
   endSession(session: Session): void {
     if (!session.alive) return
     session.alive = false
-    for (const entry of [...session.entries]) this.drop(entry)
+    for (const entry of this.entries()) if (entry.session === session) this.drop(entry)
     // Its flights may still complete (a resent read, on the next session):
     // they are not kept, since the session that read them is gone.
   }
 
   dropSlot(session: Session, slot: number): void {
-    for (const entry of [...session.entries]) if (ClusterSlot.keyslot(entry.key) === slot) this.drop(entry)
+    for (const entry of this.entries()) {
+      if (entry.session === session && ClusterSlot.keyslot(entry.key) === slot) this.drop(entry)
+    }
   }
 }
 
@@ -264,12 +353,10 @@ export const make = (options: Options = {}): ClientCache => {
       misses: store.misses,
       invalidations: store.invalidations,
       evictions: store.evictions,
-      entries: store.lru.size,
+      entries: store.size,
       bytes: store.bytes
     })),
-    clear: Effect.sync(() => {
-      for (const entry of [...store.lru]) store.drop(entry)
-    })
+    clear: Effect.sync(() => store.clear())
   }
 }
 
@@ -334,7 +421,7 @@ export const isCacheable = (command: Command<unknown>): boolean =>
  */
 export const uncached = <A>(command: Command<A>): Command<A> => Cmd.withFlags(command, Cmd.Flags.NO_CACHE)
 
-// The argv, as one string: the entry of a read within its key.
+// The argv, as one string: which flight a miss may join.
 const signatureOf = (command: Command<unknown>): string => {
   let sig = command.binary ? "b" : "s"
   for (const arg of command.args) {
@@ -419,7 +506,7 @@ export const track = (cache: ClientCache): Tracked => {
         ))
       }
       return Effect.map(session.send(Cmd.unsafeMake("CLIENT", trackingArgs, [], 0, Cmd.Reply.raw)), () => {
-        current = { id: store.nextSession++, alive: true, entries: new Set() }
+        current = { id: store.nextSession++, alive: true }
       })
     })
 
@@ -458,15 +545,14 @@ export const track = (cache: ClientCache): Tracked => {
       const key = command.keys[0] as string
       if (prefixes !== undefined && !prefixes.some((p) => key.startsWith(p))) return connection.send(command)
       if (!key.isWellFormed()) return connection.send(command)
-      const sig = signatureOf(command)
       const now = Date.now()
-      const entry = store.lookup(session, key, sig, now)
+      const entry = store.lookup(session, key, command, now)
       if (entry !== undefined) {
         store.hits++
         return decodeHit(command, entry.reply)
       }
       store.misses++
-      const flightKey = `${session.id}\u0000${sig}`
+      const flightKey = `${session.id}${signatureOf(command)}`
       let flights = store.flights.get(key)
       const joined = flights?.get(flightKey)
       if (joined !== undefined) {
@@ -490,7 +576,7 @@ export const track = (cache: ClientCache): Tracked => {
               if (own.size === 0) store.flights.delete(key)
             }
             if (Exit.isSuccess(exit)) {
-              if (!flight.dirty && session.alive && current === session) store.put(session, key, sig, exit.value, Date.now())
+              if (!flight.dirty && session.alive && current === session) store.put(session, key, command, exit.value, Date.now())
             } else {
               const reason = exit.cause.reasons[0]
               const error = reason?._tag === "Fail" ? reason.error : undefined
