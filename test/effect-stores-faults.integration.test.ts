@@ -133,8 +133,12 @@ const underFault = (label: string, fault: Effect.Effect<unknown, unknown>) =>
         deliveries.set(job.n, (deliveries.get(job.n) ?? 0) + 1)
         if (meta.attempts > 0 && deliveries.get(job.n)! > 1) redelivered++
       }))))
+    // Callers go on past the load until the limit has refused someone (so
+    // that it was reached, however slow the machine), for at most 30 s.
+    let exceeded = false
+    const callersUntil = performance.now() + 30_000
     const caller = Effect.gen(function*() {
-      while (!stop.load) {
+      while (!(stop.load && exceeded) && performance.now() < callersUntil) {
         const exit = yield* Effect.exit(
           limiter.consume({ key: "api", limit: LIMIT, window: "1 hour", algorithm: "fixed-window", onExceeded: "fail" })
         )
@@ -144,7 +148,8 @@ const underFault = (label: string, fault: Effect.Effect<unknown, unknown>) =>
         }
         else {
           const error = failureOf(exit)
-          if ((error as { reason?: { _tag?: string } })?.reason?._tag !== "RateLimitExceeded") count(limiterErrors, reasonOf(error))
+          if ((error as { reason?: { _tag?: string } })?.reason?._tag === "RateLimitExceeded") exceeded = true
+          else count(limiterErrors, reasonOf(error))
         }
         yield* Effect.sleep("5 millis")
       }
