@@ -104,8 +104,11 @@ export type Options =
 
 /**
  * The default retry of cluster commands: exponential from 25 ms with jitter,
- * capped at 1 s, at most 12 attempts (about 4 s: longer than a failover
- * with `cluster-node-timeout 2000`).
+ * capped at 1 s, at most 12 attempts: 25 + 50 + … + 800 ms, then 1 s six
+ * times, about 7.6 s in all (±20% jitter). That outlasts a failover with
+ * `cluster-node-timeout 2000` (a replica promoted 4–5 s after its primary
+ * died, docs/SCALE.md); with a much larger node timeout, give a longer
+ * `retry`, or writes queued for the dead shard fail before the promotion.
  *
  * @category defaults
  * @since 0.1.0
