@@ -100,6 +100,12 @@ export type Options =
     readonly periodicRefresh?: Schedule.Schedule<unknown> | undefined
     /** Least time between two refreshes in ms (default 100). */
     readonly minRefreshInterval?: number | undefined
+    /**
+     * How many nodes a topology refresh asks at once (default 3): it takes
+     * the consensus of the first round that gives a usable view, so a
+     * refresh of a 100-node cluster costs 3 queries, not 100.
+     */
+    readonly topologySampleSize?: number | undefined
   }
 
 /**
@@ -286,6 +292,7 @@ export const make = (
       requireFullCoverage: options.requireFullCoverage,
       dynamicStartupNodes: options.dynamicStartupNodes,
       minRefreshInterval: options.minRefreshInterval,
+      sampleSize: options.topologySampleSize,
       periodicRefresh: options.periodicRefresh
     })
     const pubsub = yield* ClusterPubSub.make({
@@ -381,10 +388,11 @@ export const problemOf = (options: Options): string | undefined => {
   if (readFrom !== undefined && typeof readFrom !== "function" && !READ_FROM.has(readFrom)) {
     return `readFrom must be a function or one of ${[...READ_FROM].join(", ")}`
   }
-  for (const name of ["maxRedirects", "reinitializeSteps", "minRefreshInterval"] as const) {
+  for (const name of ["maxRedirects", "reinitializeSteps", "minRefreshInterval", "topologySampleSize"] as const) {
     const value = options[name]
-    if (value !== undefined && (!Number.isInteger(value) || value < (name === "reinitializeSteps" ? 1 : 0))) {
-      return `${name} must be an integer of at least ${name === "reinitializeSteps" ? 1 : 0}`
+    const least = name === "reinitializeSteps" || name === "topologySampleSize" ? 1 : 0
+    if (value !== undefined && (!Number.isInteger(value) || value < least)) {
+      return `${name} must be an integer of at least ${least}`
     }
   }
   const buffer = PubSub.bufferProblem(options.subscriptionBuffer)

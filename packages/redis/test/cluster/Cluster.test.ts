@@ -14,7 +14,8 @@ describe("Cluster.problemOf", () => {
     for (const readFrom of ["primary", "replica", "lowestLatency", (s: { primary: never }) => s.primary] as const) {
       assert.isUndefined(Cluster.problemOf({ readFrom: readFrom as Cluster.Options["readFrom"] }))
     }
-    assert.isUndefined(Cluster.problemOf({ maxRedirects: 0, reinitializeSteps: 10, minRefreshInterval: 0 }))
+    assert.isUndefined(Cluster.problemOf({ maxRedirects: 0, reinitializeSteps: 10, minRefreshInterval: 0, topologySampleSize: 5 }))
+    assert.isUndefined(Cluster.problemOf({ cache: { maxEntries: 100 }, maxDedicated: 4 }))
     assert.isUndefined(Cluster.problemOf({ addressRemap: { "10.0.0.1:7000": "127.0.0.1:7000", "10.0.0.2:7000": { host: "h", port: 1 } } }))
     assert.isUndefined(Cluster.problemOf({ addressRemap: (a) => a }))
   })
@@ -24,6 +25,9 @@ describe("Cluster.problemOf", () => {
     [{ maxRedirects: -1 }, "maxRedirects"],
     [{ reinitializeSteps: 0 }, "reinitializeSteps"],
     [{ minRefreshInterval: 1.5 }, "minRefreshInterval"],
+    [{ topologySampleSize: 0 }, "topologySampleSize"],
+    [{ maxDedicated: 0 }, "maxDedicated"],
+    [{ cache: { maxBytes: -1 } }, "cache.maxBytes"],
     [{ addressRemap: { "no-port": "127.0.0.1:1" } }, "addressRemap"],
     [{ addressRemap: { "10.0.0.1:7000": "nowhere" } }, "addressRemap"],
     [{ addressRemap: { "10.0.0.1:7000": { host: "h", port: 0 } } }, "addressRemap"],
