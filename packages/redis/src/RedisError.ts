@@ -614,6 +614,12 @@ export const classify = (text: string): RedisErrorReason => {
       return new Loading({ message: text })
     case "READONLY":
       return new ReadOnly({ message: text })
+    case "UNBLOCKED":
+      // A blocked command (BLPOP, XREAD BLOCK) on a primary that was just
+      // demoted: it did not run, and the node is a replica now, as READONLY
+      // says for a write. CLIENT UNBLOCK ... ERROR gives the same code for
+      // the caller's own doing, which is not a demotion.
+      return text.includes("instance state changed") ? new ReadOnly({ message: text }) : new ReplyError({ code, message: text })
     case "MASTERDOWN":
       return new MasterDown({ message: text })
     case "BUSY":

@@ -147,6 +147,16 @@ const TABLE: ReadonlyArray<readonly [string, string, RedisError.RedisErrorReason
     new ReadOnly({ message: "READONLY You can't write against a read only replica." })
   ],
   [
+    "UNBLOCKED (a blocked command on a primary that became a replica: it did not run)",
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+    new ReadOnly({ message: "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)" })
+  ],
+  [
+    "UNBLOCKED by CLIENT UNBLOCK ... ERROR (the caller's own doing: not a demotion)",
+    "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+    new ReplyError({ code: "UNBLOCKED", message: "UNBLOCKED client unblocked via CLIENT UNBLOCK" })
+  ],
+  [
     "MASTERDOWN (replica-serve-stale-data no)",
     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
     new MasterDown({ message: "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'." })
