@@ -25,6 +25,11 @@ export interface Scenario {
   readonly inFlight: number
   readonly batch?: number
   /**
+   * The value's size in bytes for the large-value scenarios (`large-get`,
+   * `large-set` and their 1 MB variants); the others use {@link SMALL_VALUE}.
+   */
+  readonly valueBytes?: number
+  /**
    * For the cluster scenarios: 3 = three primaries, 6 = three primaries with
    * one replica each. Reads go to primaries (every client's default).
    */
@@ -83,7 +88,35 @@ export const scenarios: ReadonlyArray<Scenario> = [
     quickOps: 5_000,
     warmup: 2_000,
     inFlight: IN_FLIGHT,
+    valueBytes: 100 * 1024,
     description: "GET of 100 KB values, 100 in flight"
+  },
+  {
+    name: "large-get-1mb",
+    ops: 3_000,
+    quickOps: 1_000,
+    warmup: 500,
+    inFlight: IN_FLIGHT,
+    valueBytes: 1024 * 1024,
+    description: "GET of 1 MB values, 100 in flight"
+  },
+  {
+    name: "large-set",
+    ops: 20_000,
+    quickOps: 5_000,
+    warmup: 2_000,
+    inFlight: IN_FLIGHT,
+    valueBytes: 100 * 1024,
+    description: "SET of 100 KB string values, 100 in flight"
+  },
+  {
+    name: "large-set-1mb",
+    ops: 3_000,
+    quickOps: 1_000,
+    warmup: 500,
+    inFlight: IN_FLIGHT,
+    valueBytes: 1024 * 1024,
+    description: "SET of 1 MB string values, 100 in flight"
   },
   {
     name: "pubsub",
@@ -133,9 +166,10 @@ export const scenarios: ReadonlyArray<Scenario> = [
 
 /**
  * The shape a scenario runs: the cluster scenarios run the standalone
- * `concurrent-set` / `concurrent-get` bodies against a cluster client.
+ * `concurrent-set` / `concurrent-get` bodies against a cluster client, and
+ * the 1 MB variants the `large-get` / `large-set` bodies with larger values.
  */
-export const shapeOf = (s: Scenario): string => s.name.replace(/^cluster6?-/, "")
+export const shapeOf = (s: Scenario): string => s.name.replace(/^cluster6?-/, "").replace(/-1mb$/, "")
 
 export const scenarioNamed = (name: string): Scenario => {
   const s = scenarios.find((s) => s.name === name)
@@ -151,9 +185,31 @@ export const SMALL_KEYS = 10_000
 export const LARGE_KEYS = 100
 export const SMALL_VALUE = "v".repeat(32)
 export const LARGE_VALUE = "x".repeat(100 * 1024)
+/** The 1 MB value of `large-get-1mb` and `large-set-1mb`. */
+export const HUGE_VALUE = "y".repeat(1024 * 1024)
 export const CHANNEL = "bench:channel"
 export const smallKeys: ReadonlyArray<string> = Array.from({ length: SMALL_KEYS }, (_, i) => `bench:k:${i}`)
 export const largeKeys: ReadonlyArray<string> = Array.from({ length: LARGE_KEYS }, (_, i) => `bench:large:${i}`)
+/**
+ * The keys `large-get-1mb` reads (100 MB of values would only cost the
+ * server memory: 20 keys already hold more than the 100 in flight need).
+ */
+export const HUGE_KEYS = 20
+export const hugeKeys: ReadonlyArray<string> = Array.from({ length: HUGE_KEYS }, (_, i) => `bench:huge:${i}`)
+/**
+ * The keys the large SET scenarios write, apart from the ones the GET
+ * scenarios read (so a SET run never changes what a later GET run checks);
+ * as many as there are commands in flight, so every SET of one batch writes
+ * its own key.
+ */
+export const largeSetKeys: ReadonlyArray<string> = Array.from({ length: LARGE_KEYS }, (_, i) => `bench:lset:${i}`)
+
+/** The key space and value of a large-value scenario (`large-get`, `large-set-1mb`, ...). */
+export const largeSpace = (s: Scenario): { readonly keys: ReadonlyArray<string>; readonly value: string } => {
+  const huge = s.valueBytes === HUGE_VALUE.length
+  if (s.name.includes("large-set")) return { keys: largeSetKeys, value: huge ? HUGE_VALUE : LARGE_VALUE }
+  return huge ? { keys: hugeKeys, value: HUGE_VALUE } : { keys: largeKeys, value: LARGE_VALUE }
+}
 
 // -----------------------------------------------------------------------------
 // arguments
@@ -262,6 +318,7 @@ export const serverCpuMicros = async (ports: number | ReadonlyArray<number>): Pr
 export const preload = async (port: number): Promise<void> => {
   await rawCommands(port, smallKeys.map((k) => ["SET", k, SMALL_VALUE]))
   await rawCommands(port, largeKeys.map((k) => ["SET", k, LARGE_VALUE]))
+  await rawCommands(port, hugeKeys.map((k) => ["SET", k, HUGE_VALUE]))
 }
 
 /** The body of a bulk-string reply (`$n CRLF body CRLF`). */

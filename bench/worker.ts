@@ -29,9 +29,7 @@ import {
   type ClientName,
   clients,
   CHANNEL,
-  largeKeys,
-  LARGE_KEYS,
-  LARGE_VALUE,
+  largeSpace,
   parseArgs,
   quantile,
   scenarioNamed,
@@ -58,6 +56,9 @@ const serverPorts: ReadonlyArray<number> = scenario.cluster !== undefined ? node
 /** The body to run: `concurrent-get` for `cluster-concurrent-get`, etc. */
 const shape = shapeOf(scenario)
 const batch = scenario.batch ?? 1000
+/** The key space and value of the large-value scenarios (unused by the others). */
+const large = largeSpace(scenario)
+const largeKeyCount = large.keys.length
 if (scenario.name === "pipeline-set" && (ops % batch !== 0 || warmupOps % batch !== 0)) {
   throw new Error(`pipeline-set needs --ops and --warmup in multiples of ${batch}`)
 }
@@ -107,12 +108,18 @@ const windowStop = async (): Promise<void> => {
   }
 }
 
-/** The GET scenarios must read the preloaded values, not nils. */
-const checkValue = (value: unknown, large: boolean): void => {
-  if (value !== (large ? LARGE_VALUE : SMALL_VALUE)) {
-    throw new Error(`${clientName}: GET read ${String(value).slice(0, 40)}; is the key space loaded?`)
+/** The GET scenarios must read the preloaded values, not nils; the SET ones what they wrote. */
+const checkValue = (value: unknown): void => {
+  const expected = scenario.valueBytes === undefined ? SMALL_VALUE : large.value
+  if (value !== expected) {
+    throw new Error(
+      `${clientName}: GET read ${String(value).slice(0, 40)} (${String(value).length} characters); is the key space loaded?`
+    )
   }
 }
+
+/** The key a scenario's check reads back. */
+const checkKey = scenario.valueBytes === undefined ? smallKeys[0] : large.keys[0]
 
 const indices = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
 
@@ -153,7 +160,12 @@ const runRedisEffect = (): Promise<void> => {
               Array.from({ length: batch }, (_, j) => Commands.set(smallKeys[(b * batch + j) % SMALL_KEYS], SMALL_VALUE))
             ), { discard: true })
         case "large-get":
-          return Effect.forEach(range, (i) => redis.get(largeKeys[i % LARGE_KEYS]), {
+          return Effect.forEach(range, (i) => redis.get(large.keys[i % largeKeyCount]), {
+            concurrency: 100,
+            discard: true
+          })
+        case "large-set":
+          return Effect.forEach(range, (i) => redis.set(large.keys[i % largeKeyCount], large.value), {
             concurrency: 100,
             discard: true
           })
@@ -200,10 +212,9 @@ const runRedisEffect = (): Promise<void> => {
     }
 
     yield* body(warmupOps, false)
-    if (scenario.name.endsWith("get")) {
-      const large = scenario.name === "large-get"
-      const value = yield* redis.get(large ? largeKeys[0] : smallKeys[0])
-      checkValue(value._tag === "Some" ? value.value : null, large)
+    if (shape.endsWith("get") || shape === "large-set") {
+      const value = yield* redis.get(checkKey)
+      checkValue(value._tag === "Some" ? value.value : null)
     }
     const timed = body(ops, true) // built before the window: no index array inside it
     yield* Effect.promise(windowStart)
@@ -360,7 +371,9 @@ const runPeer = async (client: PromiseClient): Promise<void> => {
         }
         return
       case "large-get":
-        return pool(n, 100, (i) => client.get(largeKeys[i % LARGE_KEYS]))
+        return pool(n, 100, (i) => client.get(large.keys[i % largeKeyCount]))
+      case "large-set":
+        return pool(n, 100, (i) => client.set(large.keys[i % largeKeyCount], large.value))
       default:
         throw new Error(`no body for ${scenario.name}`)
     }
@@ -390,10 +403,7 @@ const runPeer = async (client: PromiseClient): Promise<void> => {
     await windowStop()
   } else {
     await body(warmupOps, false)
-    if (scenario.name.endsWith("get")) {
-      const large = scenario.name === "large-get"
-      checkValue(await client.get(large ? largeKeys[0] : smallKeys[0]), large)
-    }
+    if (shape.endsWith("get") || shape === "large-set") checkValue(await client.get(checkKey))
     await windowStart()
     await body(ops, true)
     await windowStop()

@@ -116,6 +116,48 @@ describe("FlowingSocket", () => {
       assert.strictEqual(got, "one,two,three!")
     })))
 
+  it.live("writeAll of many large chunks (views, Buffers, Uint8Arrays) reaches the peer byte for byte, in order", () =>
+    Effect.scoped(Effect.gen(function*() {
+      // What the connection's writer hands over for a batch of large SETs:
+      // small header runs between large bodies, some of them views into a
+      // bigger buffer; two batches back to back, the second written while
+      // the first still waits in the socket (well past its high-water mark).
+      const source = pattern(6 * 1024 * 1024)
+      const batch = (offset: number): Array<Uint8Array> => {
+        const chunks: Array<Uint8Array> = []
+        let at = offset
+        for (let i = 0; i < 60; i++) {
+          const size = 1 + ((i * 7919) % (96 * 1024))
+          chunks.push(new Uint8Array(source.subarray(at, at + 24))) // a copied header run
+          chunks.push(i % 2 === 0 ? source.subarray(at + 24, at + 24 + size) : Uint8Array.from(source.subarray(at + 24, at + 24 + size)))
+          at += 24 + size
+        }
+        return chunks
+      }
+      const batches = [batch(0), batch(3 * 1024 * 1024)]
+      const expected = Buffer.concat(batches.flat())
+      const received: Array<Buffer> = []
+      let got = 0
+      let done: (() => void) | undefined
+      const port = yield* server((s) =>
+        s.on("data", (d: Buffer) => {
+          received.push(d)
+          got += d.length
+          if (got >= expected.length) done?.()
+        })
+      )
+      const socket = socketTo(port)
+      yield* socket.reader
+      const writer = yield* socket.writer
+      for (const chunks of batches) yield* writer.writeAll(chunks as [Uint8Array, ...Array<Uint8Array>])
+      yield* Effect.callback<void>((resume) => {
+        if (got >= expected.length) resume(Effect.void)
+        else done = () => resume(Effect.void)
+      })
+      assert.strictEqual(got, expected.length)
+      assert.isTrue(Buffer.concat(received).equals(expected), "every byte, in order")
+    })))
+
   it.live("a refused connection fails the reader with SocketOpenError", () =>
     Effect.gen(function*() {
       // A port that was just free: bind, read it, close.

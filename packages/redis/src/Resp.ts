@@ -867,7 +867,26 @@ const utf8Encoder = new TextEncoder()
 const SHORT_STRING = 48
 
 const ENCODER_INITIAL = 4096
-/** `take` drops a scratch buffer that grew past this (one huge SET must not pin memory). */
+
+/**
+ * Arguments at least this long (bytes, or UTF-16 units for a string) are not
+ * copied into the scratch buffer: they leave as chunks of their own (see
+ * {@link Encoder}). Below it, one more copy of the bytes costs less than a
+ * chunk (an allocation for a string, an entry in the socket's writev).
+ */
+const LARGE_ARGUMENT = 16 * 1024
+
+/**
+ * At a command boundary, a scratch buffer holding this much is copied out as
+ * a chunk and starts over, so a batch of many small commands never grows it
+ * further (a pipeline of 1000 small SETs, about 60 KB, stays one chunk).
+ */
+const SCRATCH_CUT = 128 * 1024
+
+/**
+ * A scratch buffer larger than this (only one command with that many bytes
+ * of small arguments can grow it so far) is dropped once its batch is taken.
+ */
 const ENCODER_RETAIN_MAX = 1024 * 1024
 
 /** A growable byte buffer; the encoder's scratch and `encodeValue`'s output. */
@@ -1019,8 +1038,129 @@ const putNumberArg = (sink: Sink, n: number): void => {
 }
 
 /**
- * Encodes commands — RESP arrays of bulk strings — into one reusable, growable
- * scratch buffer, so that all the commands of a tick become one write.
+ * The most bytes of idle buffers an encoder keeps for reuse (see
+ * {@link Encoder.recycle}); what comes back beyond it is left to the GC.
+ * Enough for 100 SETs of 1 MB in flight: with 32 or 64 MiB, the buffers
+ * the pool could not keep cost 40% of the client's CPU in GC on
+ * `large-set-1mb` (2–7% with 128 MiB), so a smaller bound saves no memory
+ * that the GC would not hold on to anyway.
+ */
+const POOL_MAX = 128 * 1024 * 1024
+
+/** The pool is dropped after this many takes in a row without a large string argument. */
+const POOL_IDLE_TAKES = 64
+
+/**
+ * The buffers large string arguments are encoded into, kept for reuse, in
+ * power-of-two size classes (a buffer of a class is `2^k` bytes; a 100 KB
+ * string takes a 128 KiB one).
+ *
+ * Why reuse: written into freshly allocated memory, a 100 KB argument cost
+ * 149 us of client CPU per SET (page faults under `encodeInto`, the
+ * allocation, and the GC that 10 MB of new ArrayBuffers per batch sets
+ * off); into a buffer that already served an earlier SET, 68 us
+ * (`bench/profile.ts --scenario large-set`).
+ */
+class BufferPool {
+  /** `free[k]`: idle buffers of `2^k` bytes. */
+  private readonly free: Array<Array<Uint8Array>> = []
+  private held = 0
+  private readonly allocate: (size: number) => Uint8Array
+
+  constructor(allocate: (size: number) => Uint8Array) {
+    this.allocate = allocate
+  }
+
+  /** A buffer of at least `size` bytes (its class's size), reused if one is idle. */
+  get(size: number): Uint8Array {
+    const k = 32 - Math.clz32(size - 1)
+    const list = this.free[k]
+    if (list !== undefined && list.length > 0) {
+      const buffer = list.pop()!
+      this.held -= buffer.length
+      return buffer
+    }
+    return this.allocate(2 ** k)
+  }
+
+  /** Takes back a buffer from `get` whose bytes nobody reads any more. */
+  put(buffer: Uint8Array): void {
+    if (this.held + buffer.length > POOL_MAX) return
+    const k = 31 - Math.clz32(buffer.length)
+    ;(this.free[k] ??= []).push(buffer)
+    this.held += buffer.length
+  }
+
+  /** Drops every idle buffer. */
+  clear(): void {
+    if (this.held === 0) return
+    this.free.length = 0
+    this.held = 0
+  }
+}
+
+/**
+ * Options of an {@link Encoder}.
+ *
+ * @category encoding
+ * @since 0.1.0
+ */
+export interface EncoderOptions {
+  /**
+   * Allocates the buffers large string arguments are encoded into. The
+   * default `new Uint8Array(n)` zero-fills memory that is overwritten at
+   * once; a platform allocator of uninitialised memory (Node's
+   * `Buffer.allocUnsafe`) skips that. It must return memory owned by the
+   * caller alone.
+   */
+  readonly allocate?: (size: number) => Uint8Array
+  /**
+   * Arguments at least this long (bytes, or UTF-16 units for a string)
+   * leave as chunks of their own (default 16 KiB; tests lower it).
+   */
+  readonly largeArgument?: number
+}
+
+/**
+ * Encodes commands — RESP arrays of bulk strings — for the writes of one
+ * connection: all the commands of a tick become one list of chunks, written
+ * in order in one socket write.
+ *
+ * **Details**
+ *
+ * - Small arguments and every header go through one scratch buffer that is
+ *   reused from batch to batch; {@link Encoder.takeChunks} hands out a copy
+ *   of what it holds (the socket keeps its chunks until they are flushed).
+ *   The buffer keeps the size it grew to, and is copied out whenever it
+ *   holds 128 KiB at a command boundary, so it stops growing. (A batch of
+ *   100 SETs of 100 KB used to regrow it by doubling from 4 KB every tick,
+ *   copying as it went, then copy all 10 MB out again: 43% of the client's
+ *   busy CPU, and most of the 30% spent in GC, in `bench/profile.ts
+ *   --scenario large-set`.)
+ * - An argument of 16 KiB or more is never copied into the scratch buffer:
+ *   its header ends the current run of scratch bytes, and the argument
+ *   follows as a chunk of its own (scatter/gather; Node writes the list
+ *   with one writev). A string is encoded once, straight into a buffer of
+ *   its own (`TextEncoder.encodeInto`, which runs at memory speed on
+ *   ASCII); a `Uint8Array` is the chunk itself, not a copy.
+ * - Those string buffers can be reused: {@link Encoder.write} returns the
+ *   ones a command took, and {@link Encoder.recycle} takes them back once
+ *   their bytes have left (a connection does it when the command's reply
+ *   arrives: the server has then read the whole command). Up to 128 MiB of
+ *   idle buffers are kept while large strings keep coming: they are
+ *   dropped after 64 takes in a row without one, or by
+ *   {@link Encoder.releaseBuffers}.
+ *
+ * **Gotchas**
+ *
+ * - A `Uint8Array` argument of 16 KiB or more is borrowed, not copied: the
+ *   socket reads it when it writes the batch, so it must not change until
+ *   then. A caller waits for the reply, which only comes once the server
+ *   has read the whole command, so this concerns code that hands the array
+ *   to another fiber and changes it there. (Smaller arrays are copied when
+ *   the batch is encoded, which is also after the call: at the flush.)
+ *   Copying would double the cost this path exists to remove, and ioredis,
+ *   node-redis and `socket.write` itself borrow buffers the same way.
  *
  * @example
  * ```ts
@@ -1037,59 +1177,235 @@ const putNumberArg = (sink: Sink, n: number): void => {
  */
 export class Encoder {
   private readonly sink: Sink
+  private readonly pool: BufferPool
+  /** The buffers the command being written took from the pool (undefined between writes). */
+  private leases: Array<Uint8Array> | undefined = undefined
+  /** Some command since the last take took buffers from the pool. */
+  private leased = false
+  /** Takes in a row without a large string argument. */
+  private quietTakes = 0
+  private readonly largeArgument: number
+  /** Chunks of the batch already final: scratch runs copied out, large arguments between them. */
+  private done: Array<Uint8Array> = []
+  private doneBytes = 0
+  /** Large arguments not yet in `done`: `large[i]` goes after the scratch's bytes `[0, marks[i])`. */
+  private readonly large: Array<Uint8Array> = []
+  private readonly marks: Array<number> = []
+  private largeBytes = 0
 
-  constructor(initialCapacity: number = ENCODER_INITIAL) {
+  constructor(initialCapacity: number = ENCODER_INITIAL, options?: EncoderOptions) {
     this.sink = new Sink(Math.max(64, initialCapacity))
+    this.pool = new BufferPool(options?.allocate ?? allocateZeroed)
+    this.largeArgument = Math.max(1, options?.largeArgument ?? LARGE_ARGUMENT)
   }
 
   /**
-   * The number of bytes written since the last {@link Encoder.take}.
+   * The number of bytes written since the last {@link Encoder.take} or
+   * {@link Encoder.takeChunks}.
    *
    * @since 0.1.0
    */
   get length(): number {
-    return this.sink.pos
+    return this.doneBytes + this.largeBytes + this.sink.pos
   }
 
   /**
-   * Appends one command. Throws a `TypeError` for a `NaN` argument (the
-   * command builders reject it earlier), leaving the buffer as it was.
+   * Appends one command, and returns the buffers its large string arguments
+   * were encoded into (`undefined` if none): pass them to
+   * {@link Encoder.recycle} once their bytes have been written, or drop
+   * them. Throws a `TypeError` for a `NaN` argument (the command builders
+   * reject it earlier), leaving the encoder as it was.
    *
    * @since 0.1.0
    */
-  write(args: ReadonlyArray<Arg>): void {
+  write(args: ReadonlyArray<Arg>): ReadonlyArray<Uint8Array> | undefined {
     const sink = this.sink
+    if (sink.pos >= SCRATCH_CUT) this.cut()
     const rollback = sink.pos
+    const rollbackLarge = this.large.length
+    const large = this.largeArgument
     const n = args.length
     const buf = sink.ensure(16)
     sink.pos = putHeader(buf, sink.pos, 42, n)
     try {
       for (let i = 0; i < n; i++) {
         const arg = args[i]
-        if (typeof arg === "string") putBulkString(sink, arg)
-        else if (typeof arg === "number") putNumberArg(sink, arg)
-        else putBulkBytes(sink, arg)
+        if (typeof arg === "string") {
+          if (arg.length < large) putBulkString(sink, arg)
+          else this.putLargeString(arg)
+        } else if (typeof arg === "number") {
+          putNumberArg(sink, arg)
+        } else if (arg.length < large) {
+          putBulkBytes(sink, arg)
+        } else {
+          this.putLargeBytes(arg)
+        }
       }
     } catch (error) {
       sink.pos = rollback
+      for (let i = rollbackLarge; i < this.large.length; i++) this.largeBytes -= this.large[i].length
+      this.large.length = rollbackLarge
+      this.marks.length = rollbackLarge
+      const leases = this.leases
+      this.leases = undefined
+      if (leases !== undefined) this.recycle(leases)
       throw error
     }
+    // `leases` is undefined between writes: only a large string sets it.
+    const leases = this.leases
+    if (leases === undefined) return undefined
+    this.leases = undefined
+    return leases
   }
 
   /**
-   * Returns a copy of the bytes written since the last `take` and starts
-   * over. It is a copy because the socket holds on to it until flushed while
-   * the scratch buffer is reused for the next tick.
+   * Takes back buffers returned by {@link Encoder.write} for reuse by later
+   * commands. Only once nothing will read them again: the chunks handed
+   * out by a take are views of them.
+   *
+   * @since 0.1.0
+   */
+  recycle(buffers: ReadonlyArray<Uint8Array>): void {
+    for (let i = 0; i < buffers.length; i++) this.pool.put(buffers[i])
+  }
+
+  /**
+   * Drops the idle buffers kept for reuse (a connection does it when it has
+   * nothing in flight, so an idle connection holds none).
+   *
+   * @since 0.1.0
+   */
+  releaseBuffers(): void {
+    this.pool.clear()
+  }
+
+  /**
+   * Returns the bytes written since the last take, as chunks to write in
+   * order, and starts over. Without large arguments that is one chunk. The
+   * encoder keeps no reference to them, and writes into none of them again
+   * unless their buffers come back through {@link Encoder.recycle}.
+   *
+   * @since 0.1.0
+   */
+  takeChunks(): Array<Uint8Array> {
+    this.cut()
+    const out = this.done
+    this.done = []
+    this.doneBytes = 0
+    if (this.sink.buf.length > ENCODER_RETAIN_MAX) this.sink.buf = new Uint8Array(ENCODER_INITIAL)
+    if (this.leased) {
+      this.leased = false
+      this.quietTakes = 0
+    } else if (++this.quietTakes === POOL_IDLE_TAKES) {
+      this.pool.clear()
+    }
+    return out
+  }
+
+  /**
+   * Returns the bytes written since the last take as one new `Uint8Array`
+   * and starts over: the chunks of {@link Encoder.takeChunks}, joined (for
+   * a single command, or a transport that takes one buffer).
    *
    * @since 0.1.0
    */
   take(): Uint8Array {
-    const sink = this.sink
-    const out = sink.buf.slice(0, sink.pos)
-    sink.pos = 0
-    if (sink.buf.length > ENCODER_RETAIN_MAX) sink.buf = new Uint8Array(ENCODER_INITIAL)
+    const chunks = this.takeChunks()
+    if (chunks.length === 1) return chunks[0]
+    let total = 0
+    for (let i = 0; i < chunks.length; i++) total += chunks[i].length
+    const out = new Uint8Array(total)
+    let at = 0
+    for (let i = 0; i < chunks.length; i++) {
+      out.set(chunks[i], at)
+      at += chunks[i].length
+    }
     return out
   }
+
+  /**
+   * Moves everything written so far into `done`: one copy of the scratch's
+   * bytes (the scratch is reused), cut where the large arguments go.
+   */
+  private cut(): void {
+    const sink = this.sink
+    const pos = sink.pos
+    const large = this.large
+    const n = large.length
+    if (n === 0) {
+      if (pos > 0) this.done.push(sink.buf.slice(0, pos))
+      this.doneBytes += pos
+      sink.pos = 0
+      return
+    }
+    const copy = sink.buf.slice(0, pos)
+    const marks = this.marks
+    const done = this.done
+    let from = 0
+    for (let i = 0; i < n; i++) {
+      const at = marks[i]
+      if (at > from) done.push(copy.subarray(from, at))
+      done.push(large[i])
+      from = at
+    }
+    if (pos > from) done.push(copy.subarray(from, pos))
+    this.doneBytes += pos + this.largeBytes
+    large.length = 0
+    marks.length = 0
+    this.largeBytes = 0
+    sink.pos = 0
+  }
+
+  /** Queues `chunk` after the scratch's bytes so far. */
+  private mark(chunk: Uint8Array): void {
+    this.large.push(chunk)
+    this.marks.push(this.sink.pos)
+    this.largeBytes += chunk.length
+  }
+
+  /** `$<len>\r\n`, `bytes` as a chunk of its own, `\r\n`. */
+  private putLargeBytes(bytes: Uint8Array): void {
+    const sink = this.sink
+    sink.pos = putHeader(sink.ensure(24), sink.pos, 36, bytes.length)
+    this.mark(bytes)
+    putCrlf(sink)
+  }
+
+  /** `$<len>\r\n`, the UTF-8 of `s` in a buffer of its own (two if it is not ASCII), `\r\n`. */
+  private putLargeString(s: string): void {
+    const len = s.length
+    // Guess ASCII: then the UTF-8 is exactly `len` bytes and one
+    // `encodeInto` pass fills a buffer of at least that size. Otherwise it
+    // stops at the first character that does not fit (never inside a
+    // surrogate pair), and the rest goes to a second buffer sized for the
+    // worst case, 3 bytes per UTF-16 unit. The header goes in once the byte
+    // length is known.
+    const head = this.pool.get(len)
+    this.leased = true
+    const leases = (this.leases ??= [])
+    leases.push(head)
+    const first = utf8Encoder.encodeInto(s, head)
+    let tail: Uint8Array | undefined
+    if (first.read < len) {
+      const rest = s.slice(first.read)
+      const buffer = this.pool.get(rest.length * 3)
+      leases.push(buffer)
+      tail = buffer.subarray(0, utf8Encoder.encodeInto(rest, buffer).written)
+    }
+    const sink = this.sink
+    const written = first.written
+    sink.pos = putHeader(sink.ensure(24), sink.pos, 36, written + (tail === undefined ? 0 : tail.length))
+    if (written > 0) this.mark(written === head.length ? head : head.subarray(0, written))
+    if (tail !== undefined) this.mark(tail)
+    putCrlf(sink)
+  }
+}
+
+const putCrlf = (sink: Sink): void => {
+  const buf = sink.ensure(2)
+  buf[sink.pos] = CR
+  buf[sink.pos + 1] = LF
+  sink.pos += 2
 }
 
 const sharedEncoder = new Encoder()

@@ -3,7 +3,10 @@
  * a command whose caller was interrupted before it was written is dropped
  * from the batch (alone, or a whole pipeline), while the commands of other
  * callers in the same batch are written; one interrupted after the write
- * keeps its place and its reply goes nowhere else.
+ * keeps its place and its reply goes nowhere else. Large arguments leave as
+ * chunks of their own in one `writeAll`, byte for byte and in order; the
+ * buffer a large string was encoded into is reused only once its command
+ * was answered (not after an error), and an idle connection keeps none.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -17,13 +20,26 @@ import { Transport } from "../src/Transport.ts"
 
 interface Fake {
   readonly transport: Transport["Service"]
-  /** Every write of the data connection, decoded as text. */
+  /** Every write of the data connection (a `writeAll` joined), decoded as text. */
   readonly writes: Array<string>
+  /** Every write as the chunks it was given (one for `write`), with their bytes at the time. */
+  readonly calls: Array<{ readonly all: boolean; readonly chunks: ReadonlyArray<Uint8Array>; readonly bytes: Uint8Array }>
   readonly reply: (text: string) => void
+}
+
+const join = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
 }
 
 const makeFake = (): Fake => {
   const writes: Array<string> = []
+  const calls: Fake["calls"] = []
   let waiter: ((e: Effect.Effect<Array<Uint8Array>, Socket.SocketError>) => void) | undefined
   let queued: Array<Uint8Array> = []
   const deliver = () => {
@@ -38,16 +54,23 @@ const makeFake = (): Fake => {
     waiter = resume
     deliver()
   })
+  const record = (chunks: ReadonlyArray<Uint8Array>, all: boolean) => {
+    const bytes = join(chunks)
+    calls.push({ all, chunks, bytes })
+    writes.push(new TextDecoder().decode(bytes))
+  }
   const write = (chunk: Uint8Array | string | Socket.CloseEvent) =>
     Effect.sync(() => {
-      if (chunk instanceof Uint8Array) writes.push(new TextDecoder().decode(chunk))
+      if (chunk instanceof Uint8Array) record([chunk], false)
     })
+  const writeAll = (chunks: ReadonlyArray<Uint8Array>) => Effect.sync(() => record(chunks, true))
   const socket = Socket.make({
     reader: Effect.succeed({ pull, upgrade: () => Effect.die("no upgrade") } as never),
-    writer: Effect.succeed({ write, writeAll: (cs: ReadonlyArray<Uint8Array>) => Effect.forEach(cs, write, { discard: true }) } as never)
+    writer: Effect.succeed({ write, writeAll } as never)
   })
   return {
     writes,
+    calls,
     reply: (text) => {
       queued.push(new TextEncoder().encode(text))
       deliver()
@@ -105,5 +128,87 @@ describe("a command interrupted before it was written", () => {
       const exit = yield* Fiber.await(second)
       assert.isTrue(Exit.isSuccess(exit))
       if (Exit.isSuccess(exit)) assert.strictEqual(exit.value._tag === "Some" ? exit.value.value : undefined, "for-b")
+    }).pipe(Effect.scoped))
+})
+
+describe("large arguments", () => {
+  const size = 100 * 1024
+  const ascii = "x".repeat(size)
+  const binary = Uint8Array.from({ length: size }, (_, i) => (i * 31 + (i >>> 11)) & 0xff)
+  const te = new TextEncoder()
+  const wire = (commands: ReadonlyArray<ReadonlyArray<string | Uint8Array>>): Uint8Array =>
+    join(commands.flatMap((args) => [
+      te.encode(`*${args.length}\r\n`),
+      ...args.flatMap((a) => {
+        const body = typeof a === "string" ? te.encode(a) : a
+        return [te.encode(`$${body.length}\r\n`), body, te.encode("\r\n")]
+      })
+    ]))
+  /** The buffer the body of the string argument of `size` bytes was written from, in the last write. */
+  const lastBody = (fake: Fake): ArrayBufferLike => fake.calls.at(-1)!.chunks.find((c) => c.length === size)!.buffer
+
+  it.effect("leave as chunks of their own in one writeAll, byte for byte and in order", () =>
+    Effect.gen(function*() {
+      const fake = makeFake()
+      const connection = yield* connect(fake)
+      const fibers: Array<Fiber.Fiber<unknown, unknown>> = [
+        yield* Effect.forkChild(connection.send(Commands.set("a", ascii)), { startImmediately: true }),
+        yield* Effect.forkChild(connection.send(Commands.get("a")), { startImmediately: true }),
+        yield* Effect.forkChild(connection.send(Commands.set("b", binary)), { startImmediately: true }),
+        yield* Effect.forkChild(connection.send(Commands.set("c", "é✓😀".repeat(size / 4))), { startImmediately: true })
+      ]
+      yield* settle
+      assert.strictEqual(fake.calls.length, 1, "one write")
+      const [call] = fake.calls
+      assert.isTrue(call.all)
+      assert.deepStrictEqual(
+        call.bytes,
+        wire([["SET", "a", ascii], ["GET", "a"], ["SET", "b", binary], ["SET", "c", "é✓😀".repeat(size / 4)]])
+      )
+      assert.isTrue(call.chunks.includes(binary), "a large Uint8Array is written as it is")
+      fake.reply("+OK\r\n$1\r\nx\r\n+OK\r\n+OK\r\n")
+      for (const f of fibers) assert.isTrue(Exit.isSuccess(yield* Fiber.await(f)))
+      // small commands alone still take one plain write
+      const ping = yield* Effect.forkChild(connection.send(Commands.get("small")), { startImmediately: true })
+      yield* settle
+      assert.isFalse(fake.calls.at(-1)!.all)
+      fake.reply("$-1\r\n")
+      yield* Fiber.await(ping)
+    }).pipe(Effect.scoped))
+
+  it.effect("a string's buffer is reused once its command is answered, not before, not after an error", () =>
+    Effect.gen(function*() {
+      const fake = makeFake()
+      const connection = yield* connect(fake)
+      const send = (key: string, value: string) =>
+        Effect.andThen(
+          Effect.forkChild(connection.send(Commands.set(key, value)), { startImmediately: true }),
+          (fiber) => Effect.as(settle, fiber)
+        )
+      const first = yield* send("k1", ascii)
+      const b1 = lastBody(fake)
+      const second = yield* send("k2", ascii)
+      const b2 = lastBody(fake)
+      assert.notStrictEqual(b2, b1, "in flight: not reused")
+      fake.reply("+OK\r\n")
+      yield* Fiber.await(first)
+      const third = yield* send("k3", "y".repeat(size))
+      assert.strictEqual(lastBody(fake), b1, "answered: reused")
+      assert.deepStrictEqual(fake.calls.at(-1)!.bytes, wire([["SET", "k3", "y".repeat(size)]]))
+      fake.reply("-ERR something\r\n")
+      yield* Fiber.await(second)
+      const fourth = yield* send("k4", ascii)
+      const b4 = lastBody(fake)
+      assert.notStrictEqual(b4, b2, "after an error: not reused")
+      fake.reply("+OK\r\n+OK\r\n")
+      yield* Fiber.await(third)
+      yield* Fiber.await(fourth)
+      // Nothing in flight any more: the connection dropped its buffers.
+      yield* send("k5", ascii)
+      const b5 = lastBody(fake)
+      for (const earlier of [b1, b2, b4]) assert.notStrictEqual(b5, earlier)
+      // every write carried the bytes it was given at the time
+      assert.deepStrictEqual(fake.calls[0].bytes, wire([["SET", "k1", ascii]]))
+      assert.deepStrictEqual(fake.calls[1].bytes, wire([["SET", "k2", ascii]]))
     }).pipe(Effect.scoped))
 })

@@ -577,6 +577,178 @@ describe("Encoder", () => {
 })
 
 // -----------------------------------------------------------------------------
+// large arguments: scatter/gather
+// -----------------------------------------------------------------------------
+
+/** The wire form of commands, built without the encoder (TextEncoder for strings). */
+const commandsWire = (commands: ReadonlyArray<ReadonlyArray<string | Uint8Array>>): Uint8Array =>
+  wireOf(
+    ...commands.flatMap((args) => [
+      `*${args.length}\r\n`,
+      ...args.flatMap((arg) => {
+        const body = typeof arg === "string" ? bytes(arg) : arg
+        return [`$${body.length}\r\n`, body, "\r\n"]
+      })
+    ])
+  )
+
+/** A random string over ASCII, 2-, 3- and 4-byte characters and lone surrogates. */
+const unicodeString = (random: () => number, length: number): string => {
+  const alphabet = ["a", "Z", "\r", "é", "✓", "😀", "\uFEFF", "\uD800", "\uDC00", "\u0000"]
+  let out = ""
+  while (out.length < length) out += alphabet[Math.floor(random() * alphabet.length)]
+  return out
+}
+
+describe("Encoder: large arguments", () => {
+  const size = 100 * 1024
+  const ascii = "x".repeat(size)
+  const binary = Uint8Array.from({ length: size }, (_, i) => (i * 31 + (i >>> 11)) & 0xff)
+  // 2-, 3- and 4-byte characters: more bytes than UTF-16 units, so the body
+  // does not fit the buffer sized for ASCII and continues in a second one.
+  const multiByte = "é✓😀a".repeat(size / 5)
+
+  it("writes a large string, Uint8Array or multi-byte string byte for byte, in chunks of their own", () => {
+    for (const [arg, bodyChunks] of [[ascii, 1], [binary, 1], [multiByte, 2]] as const) {
+      const encoder = new Encoder()
+      encoder.write(["SET", "k", arg])
+      assert.strictEqual(encoder.length, commandsWire([["SET", "k", arg]]).length)
+      const chunks = encoder.takeChunks()
+      assert.strictEqual(encoder.length, 0)
+      assert.deepStrictEqual(wireOf(...chunks), commandsWire([["SET", "k", arg]]))
+      // the headers before, the body, the CRLF after
+      assert.strictEqual(chunks.length, 2 + bodyChunks)
+    }
+  })
+
+  it("passes a large Uint8Array through as it is, and copies a small one", () => {
+    const encoder = new Encoder()
+    const small = binary.subarray(0, 100)
+    encoder.write(["SET", "a", binary])
+    encoder.write(["SET", "b", small])
+    const chunks = encoder.takeChunks()
+    assert.isTrue(chunks.includes(binary), "the large array is a chunk")
+    assert.isFalse(chunks.some((c) => c.buffer === small.buffer && c !== binary), "the small one is copied")
+    assert.deepStrictEqual(wireOf(...chunks), commandsWire([["SET", "a", binary], ["SET", "b", small]]))
+  })
+
+  it("splits multi-byte UTF-8 between buffers only on character boundaries", () => {
+    // With 4-unit arguments counted large, the first buffer holds 4 bytes:
+    // what does not fit (a 4-byte emoji after "ab", a lone surrogate's
+    // 3-byte U+FFFD after "abc") starts the second one.
+    const strings = ["ab😀", "😀😀", "abc\uD800", "\uD800abc", "éééé", "a\uDC00\uD800b", "😀\uD83D"]
+    for (const s of strings) {
+      const encoder = new Encoder(64, { largeArgument: 4 })
+      encoder.write(["SET", s])
+      assert.deepStrictEqual(wireOf(...encoder.takeChunks()), commandsWire([["SET", s]]), JSON.stringify(s))
+    }
+  })
+
+  it.prop(
+    "mixed small and large arguments over several commands come out in order, byte for byte",
+    [Schema.Int],
+    ([seed]) => {
+      const random = prng(seed)
+      const pick = (n: number) => Math.floor(random() * n)
+      const largeArgument = 1 + pick(24)
+      const commands = Array.from({ length: 1 + pick(6) }, () =>
+        Array.from({ length: 1 + pick(5) }, (): string | Uint8Array =>
+          random() < 0.5
+            ? unicodeString(random, pick(40))
+            : Uint8Array.from({ length: pick(40) }, () => pick(256))
+        ))
+      const expected = commandsWire(commands)
+      const chunked = new Encoder(64, { largeArgument })
+      const joined = new Encoder(64, { largeArgument })
+      for (const args of commands) {
+        chunked.write(args)
+        joined.write(args)
+      }
+      assert.deepStrictEqual(wireOf(...chunked.takeChunks()), expected)
+      assert.deepStrictEqual(joined.take(), expected)
+    }
+  )
+
+  it("keeps commands in order in one batch, and each decodes back to its arguments", () => {
+    const commands = [["SET", "a", ascii], ["GET", "a"], ["MSET", "b", binary, "c", "small", "d", multiByte], ["PING"]]
+    const encoder = new Encoder()
+    for (const args of commands) encoder.write(args)
+    const chunks = encoder.takeChunks()
+    const wire = wireOf(...chunks)
+    assert.deepStrictEqual(wire, commandsWire(commands))
+    assert.deepStrictEqual(
+      decodeChunks(chunks, true),
+      commands.map((args) => args.map((a) => (typeof a === "string" ? bytes(a) : a)))
+    )
+    // take() joins the same bytes into one buffer
+    for (const args of commands) encoder.write(args)
+    assert.deepStrictEqual(encoder.take(), wire)
+  })
+
+  it("cuts a batch of many small commands into chunks instead of growing the scratch buffer", () => {
+    const commands = Array.from({ length: 5000 }, (_, i) => ["SET", `key:${i}`, "v".repeat(64)])
+    const encoder = new Encoder()
+    for (const args of commands) encoder.write(args)
+    const chunks = encoder.takeChunks()
+    assert.isAtLeast(chunks.length, 3)
+    for (const c of chunks) assert.isAtMost(c.length, 128 * 1024 + 100)
+    assert.deepStrictEqual(wireOf(...chunks), commandsWire(commands))
+  })
+
+  it("refuses NaN after a large argument and leaves the batch as it was", () => {
+    const encoder = new Encoder()
+    encoder.write(["SET", "k", ascii])
+    const before = encoder.length
+    assert.throws(() => encoder.write(["ZADD", "z", multiByte, NaN, binary]), TypeError, /NaN/)
+    assert.strictEqual(encoder.length, before)
+    encoder.write(["PING"])
+    assert.deepStrictEqual(wireOf(...encoder.takeChunks()), commandsWire([["SET", "k", ascii], ["PING"]]))
+  })
+
+  it("hands out the buffers a large string took, and reuses them only once they are recycled", () => {
+    const encoder = new Encoder()
+    const bodyOf = (chunks: ReadonlyArray<Uint8Array>) => chunks.find((c) => c.length === size)!
+    const leases = encoder.write(["SET", "k", ascii])!
+    assert.strictEqual(leases.length, 1)
+    assert.strictEqual(bodyOf(encoder.takeChunks()).buffer, leases[0].buffer)
+    // nothing is leased for a borrowed Uint8Array or small arguments
+    assert.isUndefined(encoder.write(["SET", "k", binary]))
+    assert.isUndefined(encoder.write(["GET", "k"]))
+    encoder.takeChunks()
+    // not recycled yet: the next string gets a buffer of its own
+    const other = encoder.write(["SET", "k", ascii])!
+    assert.notStrictEqual(other[0].buffer, leases[0].buffer)
+    encoder.takeChunks()
+    encoder.recycle(leases)
+    const again = encoder.write(["SET", "k", "y".repeat(size)])!
+    assert.strictEqual(again[0], leases[0], "reused")
+    const chunks = encoder.takeChunks()
+    assert.deepStrictEqual(wireOf(...chunks), commandsWire([["SET", "k", "y".repeat(size)]]))
+    // dropped on request
+    encoder.recycle(again)
+    encoder.releaseBuffers()
+    const fresh = encoder.write(["SET", "k", ascii])!
+    assert.notStrictEqual(fresh[0], leases[0])
+    encoder.takeChunks()
+    // kept over 63 takes without a large string, dropped at the 64th
+    encoder.recycle(fresh)
+    for (let i = 0; i < 63; i++) {
+      encoder.write(["PING"])
+      encoder.takeChunks()
+    }
+    const kept = encoder.write(["SET", "k", ascii])!
+    assert.strictEqual(kept[0], fresh[0])
+    encoder.takeChunks()
+    encoder.recycle(kept)
+    for (let i = 0; i < 64; i++) {
+      encoder.write(["PING"])
+      encoder.takeChunks()
+    }
+    assert.notStrictEqual(encoder.write(["SET", "k", ascii])![0], kept[0])
+  })
+})
+
+// -----------------------------------------------------------------------------
 // encodeValue
 // -----------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@
  * not yet written) and the in-flight FIFO (written, awaiting a reply).
  * `send` pushes an entry on the outbox; the first send of a tick schedules
  * one flush that wakes the writer fiber, which encodes the whole outbox into
- * one buffer and writes it once; the reader decodes replies incrementally
+ * one buffer (or one list of chunks, when arguments are large) and writes it
+ * once; the reader decodes replies incrementally
  * and resumes the head of the in-flight FIFO with an `Exit`. It also holds
  * the offline-queue policy (what a send does while the connection is down),
  * the resend rule applied to the in-flight FIFO when a session ends, and the
@@ -70,6 +71,11 @@ class Entry {
    * still in the outbox is dropped instead of written.
    */
   caller: Fiber.Fiber<unknown, unknown> | undefined
+  /**
+   * The encoder's buffers that hold this command's large string arguments,
+   * handed back for reuse when its reply arrives (`Resp.Encoder.recycle`).
+   */
+  leases: ReadonlyArray<Uint8Array> | undefined
   constructor(command: Command<any>, resume: Resume, noReply: boolean, caller: Fiber.Fiber<unknown, unknown> | undefined) {
     this.command = command
     this.resume = resume
@@ -77,6 +83,7 @@ class Entry {
     this.sentAt = 0
     this.noReply = noReply
     this.caller = caller
+    this.leases = undefined
   }
 }
 
@@ -199,7 +206,7 @@ export class Multiplexer {
   /** Written commands awaiting replies, oldest first. */
   readonly pending = new Fifo<Entry>()
   private decoder: Resp.Decoder
-  private readonly encoder = new Resp.Encoder()
+  private readonly encoder: Resp.Encoder
   private flushScheduled = false
   private writerWake: ((e: Effect.Effect<void>) => void) | undefined = undefined
   private demandWake: ((e: Effect.Effect<void>) => void) | undefined = undefined
@@ -231,15 +238,20 @@ export class Multiplexer {
     this.later = options.flush === "ioTurn" ? afterIoTurn : queueMicrotask
     this.decoderOptions = decoderOptions(options, transport)
     this.decoder = new Resp.Decoder(this.decoderOptions)
+    // Large string arguments are encoded into buffers of their own: the
+    // platform's allocator skips zero-filling memory that is overwritten at once.
+    this.encoder = new Resp.Encoder(undefined, transport.allocate === undefined ? undefined : { allocate: transport.allocate })
   }
 
   // --- the write side ---------------------------------------------------
   // Sends join the outbox; the first one schedules one flush that wakes the
-  // writer fiber, which encodes the whole outbox into one buffer and writes
-  // it once. Callers resumed synchronously by the parse loop enqueue their
-  // next command before the flush runs, so a reply batch turns into one
-  // request batch (with `flush: "ioTurn"`, the replies of every connection
-  // read in this loop turn do).
+  // writer fiber, which encodes the whole outbox and writes it once: one
+  // buffer, or, when some arguments are large, the list of chunks
+  // `Resp.Encoder` cuts around them (one `writeAll`, one writev on Node).
+  // Callers resumed synchronously by the parse loop enqueue their next
+  // command before the flush runs, so a reply batch turns into one request
+  // batch (with `flush: "ioTurn"`, the replies of every connection read in
+  // this loop turn do).
   scheduleFlush(): void {
     if (this.flushScheduled || this.status !== "ready") return
     this.flushScheduled = true
@@ -263,7 +275,7 @@ export class Multiplexer {
     else this.writerWake = resume
   })
 
-  private encodeOutbox(): Uint8Array | undefined {
+  private encodeOutbox(): Array<Uint8Array> | undefined {
     const encoder = this.encoder
     const outbox = this.outbox
     const pending = this.pending
@@ -274,8 +286,11 @@ export class Multiplexer {
       // Its caller was interrupted before it was written: it never runs.
       const caller = entry.caller
       if (caller !== undefined && caller.pollUnsafe() !== undefined) continue
-      encoder.write(entry.command.args)
+      const leases = encoder.write(entry.command.args)
+      // Nothing says when the bytes of a command without a reply have
+      // left: its buffers are left to the GC.
       if (entry.noReply) continue
+      entry.leases = leases
       entry.sentAt = now
       pending.push(entry)
       count++
@@ -283,7 +298,7 @@ export class Multiplexer {
     if (encoder.length === 0) return undefined
     this.counters.writes++
     this.counters.commandsWritten += count
-    return encoder.take()
+    return encoder.takeChunks()
   }
 
   // Both loops park on their own (`waitForWork`, `pull`) whenever there is
@@ -294,8 +309,14 @@ export class Multiplexer {
   writerLoop(w: Socket.Writer): Effect.Effect<never, Socket.SocketError> {
     return Effect.forever(
       Effect.flatMap(this.waitForWork, () => {
-        const bytes = this.encodeOutbox()
-        return bytes === undefined ? Effect.void : w.write(bytes)
+        const chunks = this.encodeOutbox()
+        // One chunk (no large argument) takes `write`: `writeAll` may cost
+        // more per call on some transports (docs/ARCHITECTURE.md).
+        return chunks === undefined
+          ? Effect.void
+          : chunks.length === 1
+          ? w.write(chunks[0])
+          : w.writeAll(chunks as [Uint8Array, ...Array<Uint8Array>])
       }),
       { disableYield: true }
     )
@@ -315,6 +336,7 @@ export class Multiplexer {
       if (onPush !== undefined) return onPush(value)
       throw new Resp.RespProtocolError("a reply arrived while no command was waiting for one")
     }
+    if (entry.leases !== undefined) this.recycle(entry, value)
     const command = entry.command
     if (value instanceof Resp.RespError) {
       entry.resume(Exit.fail(RedisError.make(RedisError.classify(value.message), "Rejected", command.name)))
@@ -341,6 +363,19 @@ export class Multiplexer {
     entry.resume(Exit.succeed(decoded))
   }
 
+  /**
+   * A reply means the server has read the whole command, so the socket is
+   * done with the buffers of its large arguments: they can take the next
+   * ones. Not after an error, which the server may send before it has read
+   * the body (a bulk longer than `proto-max-bulk-len`), closing the
+   * connection after it.
+   */
+  private recycle(entry: Entry, reply: Resp.RespValue): void {
+    const leases = entry.leases!
+    entry.leases = undefined
+    if (!(reply instanceof Resp.RespError)) this.encoder.recycle(leases)
+  }
+
   private readonly onChunks = (chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, RedisError.RedisError> => {
     const decoder = this.decoder
     const pending = this.pending
@@ -358,6 +393,10 @@ export class Multiplexer {
           this.dispatch(value)
         }
       }
+      // Nothing in flight and nothing queued (callers resumed above have
+      // already queued their next commands): the connection is idle, and
+      // keeps no buffers for large arguments.
+      if (pending.length === 0 && this.outbox.length === 0) this.encoder.releaseBuffers()
       return Effect.void
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e)
@@ -494,6 +533,7 @@ export class Multiplexer {
   startSession(): void {
     this.decoder = new Resp.Decoder(this.decoderOptions)
     this.encoder.take()
+    this.encoder.releaseBuffers()
   }
 
   setReady(): void {
