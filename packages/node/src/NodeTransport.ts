@@ -37,10 +37,11 @@ const utf8Slice = (Buffer.prototype as unknown as {
 export const decodeUtf8 = (bytes: Uint8Array, start: number, end: number): string => utf8Slice.call(bytes, start, end)
 
 /**
- * Uninitialised memory for large reply bodies: the decoder overwrites every
- * byte at once, so zero-filling (what `new Uint8Array` does) is wasted work.
- * Above 4 KiB `Buffer.allocUnsafe` never uses the shared pool, so the buffer
- * is owned by the reply alone.
+ * Uninitialised memory for large reply bodies and large string arguments:
+ * the decoder (or the encoder) overwrites every byte at once, so
+ * zero-filling (what `new Uint8Array` does) is wasted work. Above 4 KiB
+ * `Buffer.allocUnsafe` never uses the shared pool, so the buffer is owned by
+ * the reply (or the argument) alone.
  *
  * @category decoding
  * @since 0.1.0

@@ -29,6 +29,9 @@ export class Transport extends Context.Service<Transport, {
    * bulk reply: 330 → 170 ns in bench/resp-micro.ts).
    */
   readonly decodeUtf8?: ((bytes: Uint8Array, start: number, end: number) => string) | undefined
-  /** An allocator of uninitialised memory for large reply bodies (Node: `Buffer.allocUnsafe`). */
+  /**
+   * An allocator of uninitialised memory for large reply bodies and for the
+   * encoded form of large string arguments (Node: `Buffer.allocUnsafe`).
+   */
   readonly allocate?: ((size: number) => Uint8Array) | undefined
 }>()("@redis-effect/redis/Transport") {}
