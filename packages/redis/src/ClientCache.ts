@@ -540,11 +540,17 @@ export const track = (cache: ClientCache): Tracked => {
       }
     }
     const send = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
-      const session = current
-      if (session === undefined || !isCacheable(command)) return connection.send(command)
+      if (!isCacheable(command)) return connection.send(command)
       const key = command.keys[0] as string
       if (prefixes !== undefined && !prefixes.some((p) => key.startsWith(p))) return connection.send(command)
       if (!key.isWellFormed()) return connection.send(command)
+      // Looked up when it runs, not when it is built: a retry runs the same
+      // effect again, and must see the cache (and register its flight) anew.
+      return Effect.suspend(() => cached(command, key))
+    }
+    const cached = <A>(command: Command<A>, key: string): Effect.Effect<A, RedisError.RedisError> => {
+      const session = current
+      if (session === undefined) return connection.send(command)
       const now = Date.now()
       const entry = store.lookup(session, key, command, now)
       if (entry !== undefined) {

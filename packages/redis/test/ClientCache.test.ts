@@ -185,6 +185,32 @@ describe("ClientCache", () => {
       assert.strictEqual(short.sent.length, 2)
     }))
 
+  it.effect("an effect run again (a retry) looks the cache up again and registers its own flight", () =>
+    Effect.gen(function*() {
+      const { connection, invalidate, sent } = yield* setup()
+      const get = connection.send(Commands.get("k"))
+      const first = yield* Effect.forkChild(get)
+      yield* Effect.yieldNow
+      Deferred.doneUnsafe(sent[0].reply, Exit.succeed("v1"))
+      yield* Fiber.join(first)
+      // The same effect again: a hit, nothing sent.
+      assert.deepStrictEqual(yield* get, Option.some("v1"))
+      assert.strictEqual(sent.length, 1)
+      // Invalidated; run again: a miss, and an invalidation during it keeps its reply out.
+      invalidate(["k"])
+      const third = yield* Effect.forkChild(get)
+      yield* Effect.yieldNow
+      assert.strictEqual(sent.length, 2)
+      invalidate(["k"])
+      Deferred.doneUnsafe(sent[1].reply, Exit.succeed("v2"))
+      assert.deepStrictEqual(yield* Fiber.join(third), Option.some("v2"))
+      const fourth = yield* Effect.forkChild(get)
+      yield* Effect.yieldNow
+      assert.strictEqual(sent.length, 3, "v2 was not cached")
+      Deferred.doneUnsafe(sent[2].reply, Exit.succeed("v3"))
+      yield* Fiber.join(fourth)
+    }))
+
   it.effect("concurrent misses send one read; a miss after an invalidation does not join the older read", () =>
     Effect.gen(function*() {
       const { connection, invalidate, sent } = yield* setup()
