@@ -237,7 +237,8 @@ const expectNoStale = (result: CheckResult, keys: number) => {
   assert.isAbove(result.hits, 1000, "the cache served reads")
   assert.isAbove(result.invalidations, 100, "the server invalidated what was written")
   assert.strictEqual(result.writes, keys, "every key was written")
-  assert.isAbove(result.writesDuringFault, 50, "writes went on during the fault")
+  // Paced at about 250 writes/s: a fault of a few hundred ms sees dozens.
+  assert.isAbove(result.writesDuringFault, 20, "writes went on during the fault")
 }
 
 /** A cache whose invalidation listener the checker installs. */
