@@ -57,6 +57,7 @@ import type * as RedisConfig from "./RedisConfig.ts"
 import * as RedisError from "./RedisError.ts"
 import type { Arg, RespPush, RespValue } from "./Resp.ts"
 import * as ClusterSlot from "./cluster/ClusterSlot.ts"
+import { decodeReply } from "./internal/replyDecoders.ts"
 
 // -----------------------------------------------------------------------------
 // options and stats
@@ -530,15 +531,6 @@ export const track = (cache: ClientCache): Tracked => {
   }
 
   const wrap = (connection: Connection.Connection): Connection.Connection => {
-    const decodeHit = <A>(command: Command<A>, reply: RespValue): Effect.Effect<A, RedisError.RedisError> => {
-      try {
-        return Effect.succeed(command.decode(reply))
-      } catch (e) {
-        if (RedisError.isRedisError(e)) return Effect.fail(e)
-        const message = e instanceof Error ? e.message : String(e)
-        return Effect.fail(RedisError.make(new RedisError.ProtocolError({ message }), "Unknown", command.name))
-      }
-    }
     const send = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
       if (!isCacheable(command)) return connection.send(command)
       const key = command.keys[0] as string
@@ -555,7 +547,7 @@ export const track = (cache: ClientCache): Tracked => {
       const entry = store.lookup(session, key, command, now)
       if (entry !== undefined) {
         store.hits++
-        return decodeHit(command, entry.reply)
+        return decodeReply(command, entry.reply)
       }
       store.misses++
       const flightKey = `${session.id}${signatureOf(command)}`
@@ -566,7 +558,7 @@ export const track = (cache: ClientCache): Tracked => {
           Effect.callback<RespValue, RedisError.RedisError>((resume) => {
             joined.waiters.push((exit) => resume(exit))
           }),
-          (reply) => decodeHit(command, reply)
+          (reply) => decodeReply(command, reply)
         )
       }
       const flight: Flight = { dirty: false, waiters: [] }
@@ -592,7 +584,7 @@ export const track = (cache: ClientCache): Tracked => {
             }
             for (const waiter of flight.waiters) waiter(exit)
           })),
-        (reply) => decodeHit(command, reply)
+        (reply) => decodeReply(command, reply)
       )
     }
     return { ...connection, send }

@@ -233,6 +233,18 @@ export interface ConnectionOptions {
 }
 
 /**
+ * Whether a failed connect will fail the same way every time, so reconnecting
+ * is pointless: wrong credentials, or a handshake the server cannot do
+ * (client-side caching over RESP2). Every default reconnect schedule stops
+ * on it.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const isPermanent = (error: RedisError.RedisError): boolean =>
+  error.reason._tag === "AuthError" || error.reason._tag === "NotSupported"
+
+/**
  * The default reconnect policy: exponential from 50 ms, capped at 2 s, with
  * jitter, and at most 20 attempts (about 30 s) before pending commands fail.
  * The next command after giving up starts a new round.
@@ -246,9 +258,7 @@ export const defaultReconnect: Schedule.Schedule<unknown, RedisError.RedisError>
     Schedule.jittered,
     Schedule.upTo({ times: 20 }),
     Schedule.setInputType<RedisError.RedisError>(),
-    // Wrong credentials, or a handshake the server cannot do (client-side
-    // caching over RESP2), do not fix themselves: stop at once.
-    Schedule.while(({ input }) => input.reason._tag !== "AuthError" && input.reason._tag !== "NotSupported")
+    Schedule.while(({ input }) => !isPermanent(input))
   )
 
 /**

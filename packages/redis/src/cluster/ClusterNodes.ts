@@ -59,7 +59,7 @@ export const defaultReconnect: Schedule.Schedule<unknown, RedisError.RedisError>
   Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(1)))),
   Schedule.jittered,
   Schedule.setInputType<RedisError.RedisError>(),
-  Schedule.while(({ input }) => input.reason._tag !== "AuthError" && input.reason._tag !== "NotSupported")
+  Schedule.while(({ input }) => !RedisConfig.isPermanent(input))
 )
 
 /**

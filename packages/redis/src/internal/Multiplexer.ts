@@ -51,6 +51,7 @@ import * as RedisError from "../RedisError.ts"
 import * as Resp from "../Resp.ts"
 import type { Transport } from "../Transport.ts"
 import { Fifo } from "./Fifo.ts"
+import { decodeReply } from "./replyDecoders.ts"
 
 type Resume = (exit: Exit.Exit<any, RedisError.RedisError>) => void
 
@@ -342,25 +343,7 @@ export class Multiplexer {
       entry.resume(Exit.fail(RedisError.make(RedisError.classify(value.message), "Rejected", command.name)))
       return
     }
-    let decoded: unknown
-    try {
-      decoded = command.decode(value)
-    } catch (e) {
-      // A decoder may fail its command with its own RedisError (Typed's
-      // DecodeError, which keeps the raw value): that is the failure as it is.
-      if (RedisError.isRedisError(e)) {
-        entry.resume(Exit.fail(e))
-        return
-      }
-      // The framing is intact: only this reply had the wrong shape. It ran,
-      // so the outcome is Unknown from the caller's point of view.
-      const message = e instanceof Error ? e.message : String(e)
-      entry.resume(
-        Exit.fail(RedisError.make(new RedisError.ProtocolError({ message }), "Unknown", command.name))
-      )
-      return
-    }
-    entry.resume(Exit.succeed(decoded))
+    entry.resume(decodeReply(command, value))
   }
 
   /**

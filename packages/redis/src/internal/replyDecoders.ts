@@ -10,10 +10,37 @@
  *
  * @since 0.1.0
  */
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import type { Command } from "../Command.ts"
 import { Reply, UnexpectedReply } from "../Command.ts"
+import * as RedisError from "../RedisError.ts"
 import type { Arg, RespValue } from "../Resp.ts"
 import { RespMap } from "../Resp.ts"
+
+// -----------------------------------------------------------------------------
+// a reply as its command's result
+// -----------------------------------------------------------------------------
+
+/**
+ * The result of `command` for a (non-error) reply, as an `Exit`: what its
+ * decoder returns, or the decoder's own `RedisError` (Typed's
+ * `DecodeError`, which keeps the raw value), or a `ProtocolError` for a
+ * reply of the wrong shape. The command ran, so that failure is `Unknown`;
+ * the framing is intact, so the connection goes on. The connection's reader
+ * and the client-side cache's hits both decode here.
+ *
+ * @since 0.1.0
+ */
+export const decodeReply = <A>(command: Command<A>, reply: RespValue): Exit.Exit<A, RedisError.RedisError> => {
+  try {
+    return Exit.succeed(command.decode(reply))
+  } catch (e) {
+    if (RedisError.isRedisError(e)) return Exit.fail(e)
+    const message = e instanceof Error ? e.message : String(e)
+    return Exit.fail(RedisError.make(new RedisError.ProtocolError({ message }), "Unknown", command.name))
+  }
+}
 
 // -----------------------------------------------------------------------------
 // argument checks

@@ -758,16 +758,20 @@ const isInUse = (board: Switchboard, n: Node) => {
   return (s._tag === "Serving" || s._tag === "Holding") && s.primary === n
 }
 
-// A write `n` acknowledged while writes are held is reported once the
-// replicas confirmed it (the hold's barrier): the replica being promoted
-// has it, so the switch cannot lose it.
-const afterBarrier = <A, E>(board: Switchboard, n: Node, sent: Effect.Effect<A, E>, writes: boolean): Effect.Effect<A, E> =>
-  writes
-    ? Effect.tap(sent, () => {
-      const s = board.state
-      return s._tag === "Holding" && s.primary === n ? Deferred.await(board.barrier) : Effect.void
-    })
-    : sent
+// Writes `n` acknowledged while writes are held are reported once the
+// replicas confirmed them (the hold's barrier): the replica being promoted
+// has them, so the switch cannot lose them. Outside a hold this is one
+// state check per pipeline.
+const afterBarrier = <A, E>(
+  board: Switchboard,
+  n: Node,
+  sent: Effect.Effect<A, E>,
+  commands: ReadonlyArray<Command<unknown>>
+): Effect.Effect<A, E> =>
+  Effect.tap(sent, () => {
+    const s = board.state
+    return s._tag === "Holding" && s.primary === n && commands.some(isWrite) ? Deferred.await(board.barrier) : Effect.void
+  })
 
 // A pipeline goes to one primary. When none of it can have run there (every
 // command unwritten, refused READONLY, or a read) and some of it failed —
@@ -777,7 +781,7 @@ const afterBarrier = <A, E>(board: Switchboard, n: Node, sent: Effect.Effect<A, 
 // `NotSent`. Every wait is bounded (`switchTimeout`, the schedule), so a
 // pipeline never hangs on a switch.
 const pipelineOn = (board: Switchboard, n: Node, commands: ReadonlyArray<Command<unknown>>) =>
-  Effect.map(afterBarrier(board, n, n.shared.sendAll(commands), commands.some(isWrite)), (exits) => {
+  Effect.map(afterBarrier(board, n, n.shared.sendAll(commands), commands), (exits) => {
     for (const exit of exits) if (RedisError.failureOf(exit)?.reason._tag === "ReadOnly") board.refused(n)
     const retired = !isInUse(board, n)
     const final: Exits = retired ? exits.map((e, i) => (Exit.isSuccess(e) ? Exit.fail(demotedReply(n, commands[i])) : e)) : exits
