@@ -101,6 +101,13 @@ interface Common {
   readonly demoted: ReadonlyMap<string, number>
   /** Whether writes are held while the sentinels promote a selected replica (`failoverHold` > 0). */
   readonly holds: boolean
+  /**
+   * The sentinels declared the primary in use down (`+odown`): the failover
+   * that follows is not a planned one, and writes are not held for it (a
+   * dead primary acknowledges nothing, and an automatic failover may select
+   * a replica in one epoch and promote another in the next).
+   */
+  readonly down: boolean
 }
 
 /**
@@ -246,6 +253,7 @@ export const initial = <N extends Primary, G>(masterName: string, holds = true):
   masterName,
   demoted: new Map(),
   holds,
+  down: false,
   from: undefined,
   evidence: undefined,
   error: undefined
@@ -304,6 +312,7 @@ const retire = <N extends Primary, G>(
     masterName: state.masterName,
     demoted: demote(demoted, state.primary.address, at),
     holds: state.holds,
+    down: state.down,
     from: state.primary,
     evidence: { what, at },
     held: state._tag === "Holding" ? state.held : gate,
@@ -332,7 +341,7 @@ const onEvent = <N extends Primary, G>(
   const step = failoverStep(event)
   if (step !== undefined && step.name === state.masterName) {
     const master = keyOf(step.master)
-    if (step._tag === "Selected" && state._tag === "Serving" && state.holds && state.primary.address === master) {
+    if (step._tag === "Selected" && state._tag === "Serving" && state.holds && !state.down && state.primary.address === master) {
       return {
         state: {
           ...state,
@@ -350,6 +359,9 @@ const onEvent = <N extends Primary, G>(
     return stay(state)
   }
   if (event.channel === "reconnect") return { state, actions: [cue(false, undefined, `reconnect to ${event.sentinel}`)] }
+  if ((event.channel === "+odown" || event.channel === "-odown") && concerns(event, state.masterName)) {
+    return { state: { ...state, down: event.channel === "+odown" }, actions: [cue(false, undefined, event.channel)] }
+  }
   if (concerns(event, state.masterName)) return { state, actions: [cue(false, undefined, event.channel)] }
   return stay(state)
 }
@@ -360,7 +372,7 @@ const unhold = <N extends Primary, G>(
   state: Extract<MasterState<N, G>, { readonly _tag: "Holding" }>,
   reason: string
 ): Step<N, G> => ({
-  state: { _tag: "Serving", masterName: state.masterName, demoted: state.demoted, holds: state.holds, primary: state.primary },
+  state: { _tag: "Serving", masterName: state.masterName, demoted: state.demoted, holds: state.holds, down: state.down, primary: state.primary },
   actions: [{ _tag: "Release", gate: state.held, primary: state.primary }, cue(false, undefined, reason)]
 })
 
@@ -396,7 +408,7 @@ const onInstalled = <N extends Primary, G>(
       ? [{ _tag: "Release", gate: state.held, primary }]
       : NONE
     return {
-      state: { _tag: "Serving", masterName: state.masterName, demoted: demote(state.demoted, from.address, at), holds: state.holds, primary },
+      state: { _tag: "Serving", masterName: state.masterName, demoted: demote(state.demoted, from.address, at), holds: state.holds, down: false, primary },
       actions: [
         { _tag: "Retire", primary: from },
         ...release,
@@ -406,7 +418,7 @@ const onInstalled = <N extends Primary, G>(
   }
   const publish = published<N, G>(primary, state.from, state.evidence, at)
   return {
-    state: { _tag: "Serving", masterName: state.masterName, demoted: state.demoted, holds: state.holds, primary },
+    state: { _tag: "Serving", masterName: state.masterName, demoted: state.demoted, holds: state.holds, down: false, primary },
     actions: state._tag === "Switching" ? [{ _tag: "Release", gate: state.held, primary }, publish] : [publish]
   }
 }
@@ -462,6 +474,7 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
             masterName: state.masterName,
             demoted: state.demoted,
             holds: state.holds,
+            down: state.down,
             from: state.from,
             evidence: state.evidence,
             error
@@ -480,6 +493,7 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
             masterName: state.masterName,
             demoted: state.demoted,
             holds: state.holds,
+            down: state.down,
             from: state.from,
             evidence: state.evidence,
             held: input.gate,
@@ -490,7 +504,7 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
         : stay(state)
     case "Close":
       return {
-        state: { _tag: "Closed", masterName: state.masterName, demoted: state.demoted, holds: state.holds },
+        state: { _tag: "Closed", masterName: state.masterName, demoted: state.demoted, holds: state.holds, down: state.down },
         actions: state._tag === "Switching" || state._tag === "Holding"
           ? [{ _tag: "Fail", gate: state.held, error: closedError }]
           : NONE

@@ -60,6 +60,7 @@ describe("SentinelMaster.transition", () => {
       masterName: NAME,
       demoted: new Map([[A.address, 100 + SentinelMaster.DEMOTED_MILLIS]]),
       holds: true,
+      down: false,
       from: A,
       evidence: { what: `+switch-master from ${SENTINEL}`, at: 100 },
       held: "g1",
@@ -277,6 +278,7 @@ describe("SentinelMaster.transition", () => {
           masterName: NAME,
           demoted: new Map(),
           holds: true,
+          down: false,
           primary: A,
           replica: RedisConfig.tcp("10.0.0.2", 6379),
           evidence: { what: `${channel} from ${SENTINEL}`, at: 50 },
@@ -342,6 +344,18 @@ describe("SentinelMaster.transition", () => {
       assert.strictEqual(step(holdingA(), { _tag: "HoldExpired", since: 49 }).state._tag, "Holding")
       // An abort about another master does not end it either.
       assert.strictEqual(step(holdingA(), on(event("-failover-abort-no-good-slave", "master other 10.0.0.1 6379"), 90, "g")).state._tag, "Holding")
+    })
+
+    it("after +odown the failover is not a planned one: nothing is held; -odown clears it", () => {
+      const odown = event("+odown", `master ${NAME} 10.0.0.1 6379 #quorum 2/2`)
+      const down = step(serving(A), on(odown, 40, "g"))
+      assert.strictEqual(down.state._tag === "Serving" && down.state.down, true)
+      assert.deepStrictEqual(down.actions.map((a) => a._tag), ["Cue"])
+      const chosen = step(down.state, on(selected(), 50, "h"))
+      assert.strictEqual(chosen.state._tag, "Serving")
+      assert.deepStrictEqual(chosen.actions, [])
+      const up = step(down.state, on(event("-odown", `master ${NAME} 10.0.0.1 6379`), 45, "g")).state
+      assert.strictEqual(step(up, on(selected(), 50, "h")).state._tag, "Holding")
     })
 
     it("closing while holding fails the held writes", () => {
