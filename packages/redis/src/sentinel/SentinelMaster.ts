@@ -416,6 +416,9 @@ const onInstalled = <N extends Primary, G>(
       ]
     }
   }
+  // Never a demoted address (the shell checks before it opens the pool):
+  // the round the demoting evidence cued finds the new primary.
+  if (isDemoted(state, primary.address, at)) return { state, actions: [cue(true, undefined, `${primary.address} was demoted`)] }
   const publish = published<N, G>(primary, state.from, state.evidence, at)
   return {
     state: { _tag: "Serving", masterName: state.masterName, demoted: state.demoted, holds: state.holds, down: false, primary },
@@ -655,8 +658,14 @@ const makeReconciler = (
     Effect.uninterruptible(Effect.gen(function*() {
       const node = keyOf(address)
       board.apply({ _tag: "Install", address: node, at: preciseNow(), gate: Deferred.makeUnsafe() })
-      // Still serving there (or closing): nothing to do.
-      if (board.state._tag === "Serving" || board.state._tag === "Closed") return false
+      // Still in use there (serving or holding; `Install` retires a primary
+      // at any other address), or closing: nothing to do. An address
+      // demoted since the round verified it (the hold saw its replica
+      // promoted, say) is not installed: the round that evidence cued
+      // finds the new primary.
+      const s = board.state
+      if (s._tag !== "Switching" && s._tag !== "Vacant") return false
+      if (isDemoted(s, node, preciseNow())) return false
       // The switch: the new primary's pool, and no other.
       yield* nodes.registry.retain(new Set([node]))
       const primary = yield* nodes.open(address)
@@ -667,9 +676,10 @@ const makeReconciler = (
   const reconcile = (hint: RedisConfig.Endpoint | undefined) =>
     Effect.gen(function*() {
       // A retired primary's pool closes first: nothing may use it any more
-      // (not even half-closed by an urgent cue).
+      // (not even half-closed by an urgent cue). The primary in use keeps
+      // its pool, while writes are held too: reads still go there.
       const s = board.state
-      yield* Effect.uninterruptible(nodes.registry.retain(new Set(s._tag === "Serving" ? [s.primary.address] : [])))
+      yield* Effect.uninterruptible(nodes.registry.retain(new Set(inUse(s) ? [s.primary.address] : [])))
       let address: RedisConfig.Endpoint | undefined
       if (hint !== undefined && Exit.isSuccess(yield* Effect.exit(discovery.verifyMaster(data, hint)))) address = hint
       if (address === undefined) address = yield* discovery.findMaster(data, rejectDemoted)

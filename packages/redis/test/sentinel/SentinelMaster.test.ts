@@ -358,6 +358,19 @@ describe("SentinelMaster.transition", () => {
       assert.strictEqual(step(up, on(selected(), 50, "h")).state._tag, "Holding")
     })
 
+    it("a round that verified the old primary before the promotion does not install it after", () => {
+      // The round asked the sentinels (still naming A) while holding; the
+      // hold then saw B promoted and demoted A.
+      const promoted = step(holdingA(), { _tag: "Promoted", address: B.address, at: 70, gate: "unused" }).state
+      const late = step(promoted, { _tag: "Installed", primary: A, at: 72 })
+      assert.strictEqual(late.state, promoted)
+      assert.deepStrictEqual(late.actions, [{ _tag: "Cue", urgent: true, hint: undefined, reason: `${A.address} was demoted` }])
+      // The round the promotion cued installs B on the held gate.
+      const installed = step(late.state, { _tag: "Installed", primary: B, at: 75 })
+      assert.strictEqual(installed.state._tag === "Serving" && installed.state.primary, B)
+      assert.deepStrictEqual(installed.actions[0], { _tag: "Release", gate: "h1", primary: B })
+    })
+
     it("closing while holding fails the held writes", () => {
       assert.deepStrictEqual(step(holdingA(), { _tag: "Close" }).actions, [{ _tag: "Fail", gate: "h1", error: SentinelMaster.closedError }])
     })
