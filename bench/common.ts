@@ -12,7 +12,14 @@ import * as Net from "node:net"
 // -----------------------------------------------------------------------------
 
 export const clients = ["redis-effect", "ioredis", "ioredis-autopipelining", "node-redis"] as const
-export type ClientName = (typeof clients)[number]
+/**
+ * `node-net`, a reference rather than a client: one raw `net.Socket` that
+ * writes a GET and awaits its reply with a promise, for the sequential
+ * scenarios only. It is the floor of any promise-based Node client: what is
+ * left between it and `redis-benchmark -c 1` is Node's event loop, not a
+ * client's code.
+ */
+export type ClientName = (typeof clients)[number] | "node-net"
 
 export interface Scenario {
   readonly name: string
@@ -56,6 +63,15 @@ export const scenarios: ReadonlyArray<Scenario> = [
     inFlight: 1,
     passesPerRound: 3,
     description: "GET of 32 B, one in flight; p50/p99 per command"
+  },
+  {
+    name: "sequential-get-promise",
+    ops: 20_000,
+    quickOps: 10_000,
+    warmup: 3_000,
+    inFlight: 1,
+    passesPerRound: 3,
+    description: "GET of 32 B, one in flight, each its own runPromise as an HTTP handler calls it; p50/p99 per command"
   },
   {
     name: "concurrent-set",

@@ -11,8 +11,12 @@
  * issue's shape) and `bench/results/latest-detail.json` (every sample, with
  * the client's and the server's CPU per operation).
  *
+ * For the one-at-a-time scenarios it also runs `node-net` (a raw socket
+ * awaiting each reply with a promise: the floor of a promise-based Node
+ * client, see `common.ts`).
+ *
  * Options: `--quick` (2 rounds, fewer operations), `--rounds N`,
- * `--scenarios a,b`, `--clients a,b`, `--no-redis-benchmark`.
+ * `--scenarios a,b`, `--clients a,b`, `--no-redis-benchmark`, `--no-node-net`.
  */
 import * as RedisCluster from "@redis-effect/testing/RedisCluster"
 import * as RedisServer from "@redis-effect/testing/RedisServer"
@@ -44,6 +48,7 @@ const selectedClients: ReadonlyArray<ClientName> = args.has("clients")
   ? allClients.filter((c) => args.get("clients")!.split(",").includes(c))
   : allClients
 const withRedisBenchmark = !args.has("no-redis-benchmark")
+const withNodeNet = !args.has("no-node-net")
 
 const benchDir = import.meta.dirname
 const resultsDir = Path.join(benchDir, "results")
@@ -121,6 +126,7 @@ const referenceShapes = (): Array<ReferenceShape> => {
   return [
     // One connection, one command at a time: the same as the client's loop.
     { scenario: "sequential-get", argv: ["-c", "1", "-n", n("sequential-get"), "-t", "set,get", "-d", "32"], test: "GET" },
+    { scenario: "sequential-get-promise", argv: ["-c", "1", "-n", n("sequential-get-promise"), "-t", "set,get", "-d", "32"], test: "GET" },
     // One connection with 100 commands outstanding (redis-benchmark sends them
     // in batches of 100 and waits for all 100 replies).
     { scenario: "concurrent-set", argv: ["-c", "1", "-P", "100", "-n", n("concurrent-set"), "-t", "set", "-d", "32"], test: "SET" },
@@ -264,6 +270,15 @@ const benchmark = Effect.gen(function*() {
             line.push(`${client} ${fmt(r.opsPerSec)}`)
           }
         }
+        // The floor of a promise-based Node client, beside the one-at-a-time scenarios.
+        if (withNodeNet && scenario.inFlight === 1 && scenario.cluster === undefined) {
+          const r = yield* Effect.promise(() => runWorker("node-net", scenario, targets.get(undefined)!))
+          if (typeof r === "string") failures.push(`round ${round + 1} ${scenario.name} node-net: ${r}`)
+          else {
+            add(scenario.name, "node-net", r)
+            line.push(`node-net ${fmt(r.opsPerSec)}`)
+          }
+        }
         if (withRedisBenchmark) {
           const shape = referenceShapes().find((s) => s.scenario === scenario.name)!
           const r = yield* Effect.promise(() => runReference(shape, targets.get(scenario.cluster)!.port))
@@ -276,7 +291,7 @@ const benchmark = Effect.gen(function*() {
               ops: 0,
               elapsedMs: 0,
               opsPerSec: Math.round(r.rps),
-              ...(scenario.name === "sequential-get" ? { p50us: r.p50us, p99us: r.p99us } : {}),
+              ...(scenario.name.startsWith("sequential-get") ? { p50us: r.p50us, p99us: r.p99us } : {}),
               clientCpuUs: NaN,
               serverCpuUs: NaN
             })
@@ -325,7 +340,7 @@ const table: Array<Record<string, string>> = []
 
 for (const scenario of selectedScenarios) {
   const medians = new Map<string, number>()
-  for (const client of [...selectedClients, "redis-benchmark"]) {
+  for (const client of [...selectedClients, "node-net", "redis-benchmark"]) {
     const ss = samples.get(`${scenario.name} ${client}`)
     if (ss === undefined || ss.length === 0) continue
     const rates = ss.map((s) => s.opsPerSec)

@@ -8,7 +8,10 @@
  *   node bench/sentinel-failover.ts --clients redis-effect,ioredis --failovers 5 --writers 10
  *   node bench/sentinel-failover.ts --json /tmp/sentinel-failover.json
  *
- * For each client (`--clients`, default all three, in that order) it starts a
+ * `redis-effect-nohold` is redis-effect with `failoverHold: 0`, the client
+ * before it held writes during a planned failover (not in the default set).
+ *
+ * For each client (`--clients`, default the first three, in that order) it starts a
  * fresh Sentinel group with `@redis-effect/testing` (one primary, two
  * replicas, three sentinels, quorum 2), so the clients never share data. It
  * connects the client through its own Sentinel support, as its users would:
@@ -49,6 +52,7 @@ import * as RedisError from "@redis-effect/redis/RedisError"
 import * as Sentinel from "@redis-effect/redis/Sentinel"
 import * as RedisSentinel from "@redis-effect/testing/RedisSentinel"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -58,7 +62,7 @@ import * as Os from "node:os"
 import { createSentinel } from "redis"
 import { parseArgs } from "./common.ts"
 
-const CLIENTS = ["redis-effect", "ioredis", "node-redis"] as const
+const CLIENTS = ["redis-effect", "ioredis", "node-redis", "redis-effect-nohold"] as const
 type ClientName = (typeof CLIENTS)[number]
 
 const args = parseArgs(process.argv.slice(2))
@@ -67,7 +71,7 @@ const clients: ReadonlyArray<ClientName> = args.has("clients")
     if (!(CLIENTS as ReadonlyArray<string>).includes(c)) throw new Error(`unknown client ${c}; one of ${CLIENTS.join(", ")}`)
     return c as ClientName
   })
-  : CLIENTS
+  : CLIENTS.slice(0, 3)
 const FAILOVERS = Number(args.get("failovers") ?? 5)
 const WRITERS = Number(args.get("writers") ?? 10)
 const KEYS = 16
@@ -95,10 +99,10 @@ const labelOf = (e: unknown): string => {
   return `${error.constructor.name}: ${message}`
 }
 
-const redisEffect = (group: RedisSentinel.RedisSentinelHandle) =>
+const redisEffect = (group: RedisSentinel.RedisSentinelHandle, failoverHold?: Duration.Input) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
-      NodeSentinel.layerMaster({ sentinels: group.sentinelAddresses, masterName: group.masterName })
+      NodeSentinel.layerMaster({ sentinels: group.sentinelAddresses, masterName: group.masterName, failoverHold })
     )
     const redis = Context.get(context, Redis.Redis)
     const sentinel = Context.get(context, Sentinel.Sentinel)
@@ -154,7 +158,13 @@ const nodeRedis = (group: RedisSentinel.RedisSentinelHandle) =>
   })
 
 const connect = (name: ClientName, group: RedisSentinel.RedisSentinelHandle) =>
-  name === "redis-effect" ? redisEffect(group) : name === "ioredis" ? ioredis(group) : nodeRedis(group)
+  name === "redis-effect"
+    ? redisEffect(group)
+    : name === "redis-effect-nohold"
+    ? redisEffect(group, 0)
+    : name === "ioredis"
+    ? ioredis(group)
+    : nodeRedis(group)
 
 // -----------------------------------------------------------------------------
 // W1 and the failovers

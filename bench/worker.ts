@@ -22,8 +22,11 @@ import * as Commands from "@redis-effect/redis/Commands"
 import * as Redis from "@redis-effect/redis/Redis"
 import { NodeClient, NodeCluster } from "@redis-effect/node"
 import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { Cluster as IORedisCluster, Redis as IORedis } from "ioredis"
+import * as Net from "node:net"
 import { createClient, createCluster } from "redis"
 import {
   type ClientName,
@@ -43,7 +46,9 @@ import {
 
 const args = parseArgs(process.argv.slice(2))
 const clientName = args.get("client") as ClientName
-if (!clients.includes(clientName)) throw new Error(`--client must be one of ${clients.join(", ")}`)
+if (!(clients as ReadonlyArray<string>).includes(clientName) && clientName !== "node-net") {
+  throw new Error(`--client must be one of ${clients.join(", ")}, node-net`)
+}
 const scenario = scenarioNamed(args.get("scenario") ?? "")
 const ops = Number(args.get("ops") ?? scenario.ops)
 const warmupOps = Number(args.get("warmup") ?? scenario.warmup)
@@ -67,8 +72,8 @@ if (scenario.name === "pipeline-set" && (ops % batch !== 0 || warmupOps % batch 
 // the timed window
 // -----------------------------------------------------------------------------
 
-/** Per-command latencies (ms) of the timed window, for `sequential-get`. */
-const latencies = scenario.name === "sequential-get" ? new Float64Array(ops) : undefined
+/** Per-command latencies (ms) of the timed window, for `sequential-get` and `sequential-get-promise`. */
+const latencies = shape.startsWith("sequential-get") ? new Float64Array(ops) : undefined
 
 let windowStartUs = 0n
 let t0 = 0
@@ -226,7 +231,34 @@ const runRedisEffect = (): Promise<void> => {
   const layer = scenario.cluster !== undefined
     ? NodeCluster.layer({ nodes: nodePorts.map((p) => `${host}:${p}`) })
     : NodeClient.layer({ host, port })
+  if (shape === "sequential-get-promise") return runRedisEffectPromise(layer)
   return Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer)))
+}
+
+// As a web application calls it: the layer built once in a `ManagedRuntime`,
+// then each request a program of its own (`yield* Redis`, one GET) run by
+// `runPromise` from plain async code.
+const runRedisEffectPromise = async (layer: Layer.Layer<Redis.Redis, unknown>): Promise<void> => {
+  const runtime = ManagedRuntime.make(layer)
+  const handler = (key: string) =>
+    runtime.runPromise(Effect.gen(function*() {
+      const redis = yield* Redis.Redis
+      return yield* redis.get(key)
+    }))
+  try {
+    for (let i = 0; i < warmupOps; i++) await handler(smallKeys[i % SMALL_KEYS])
+    const value = await handler(checkKey)
+    checkValue(value._tag === "Some" ? value.value : null)
+    await windowStart()
+    for (let i = 0; i < ops; i++) {
+      const start = performance.now()
+      await handler(smallKeys[i % SMALL_KEYS])
+      latencies![i] = performance.now() - start
+    }
+    await windowStop()
+  } finally {
+    await runtime.dispose()
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -349,7 +381,9 @@ const pool = async (n: number, concurrency: number, f: (i: number) => Promise<un
 const runPeer = async (client: PromiseClient): Promise<void> => {
   const body = async (n: number, timed: boolean): Promise<void> => {
     switch (shape) {
+      // The peers' calls are promises either way.
       case "sequential-get":
+      case "sequential-get-promise":
         if (timed) {
           for (let i = 0; i < n; i++) {
             const start = performance.now()
@@ -412,8 +446,55 @@ const runPeer = async (client: PromiseClient): Promise<void> => {
 }
 
 // -----------------------------------------------------------------------------
+// node-net: the floor of a promise-based Node client
+// -----------------------------------------------------------------------------
+
+// One raw socket, one GET at a time: write the command, resolve a promise
+// once the whole reply (`$32\r\n` + value + `\r\n`) has arrived. No parser,
+// no queue, no client: only Node's socket and event loop.
+const runNodeNet = async (): Promise<void> => {
+  if (!shape.startsWith("sequential-get")) throw new Error("node-net runs the sequential scenarios only")
+  const socket = Net.createConnection({ host, port, noDelay: true })
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve)
+    socket.once("error", reject)
+  })
+  const replyBytes = `$${SMALL_VALUE.length}\r\n${SMALL_VALUE}\r\n`.length
+  let received: Array<Buffer> = []
+  let size = 0
+  let done: (reply: string) => void = () => {}
+  socket.on("data", (chunk: Buffer) => {
+    received.push(chunk)
+    size += chunk.length
+    if (size < replyBytes) return
+    const reply = Buffer.concat(received).toString("latin1")
+    received = []
+    size = 0
+    done(reply)
+  })
+  const get = (key: string) =>
+    new Promise<string>((resolve) => {
+      done = resolve
+      socket.write(`*2\r\n$3\r\nGET\r\n$${key.length}\r\n${key}\r\n`)
+    })
+  for (let i = 0; i < warmupOps; i++) await get(smallKeys[i % SMALL_KEYS])
+  checkValue((await get(checkKey)).slice(`$${SMALL_VALUE.length}\r\n`.length, -2))
+  await windowStart()
+  for (let i = 0; i < ops; i++) {
+    const start = performance.now()
+    await get(smallKeys[i % SMALL_KEYS])
+    latencies![i] = performance.now() - start
+  }
+  await windowStop()
+  socket.destroy()
+}
+
+// -----------------------------------------------------------------------------
 
 switch (clientName) {
+  case "node-net":
+    await runNodeNet()
+    break
   case "redis-effect":
     await runRedisEffect()
     break
