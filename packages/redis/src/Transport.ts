@@ -35,3 +35,31 @@ export class Transport extends Context.Service<Transport, {
    */
   readonly allocate?: ((size: number) => Uint8Array) | undefined
 }>()("@redis-effect/redis/Transport") {}
+
+/**
+ * A `Socket.Writer` that can also write at once, outside any fiber: the
+ * flush of a connection whose writer fiber is parked writes through it and
+ * leaves the fiber parked, saving a fiber resumption per flush (one per
+ * command when commands go one at a time). `writeNow` returns `false`,
+ * having written nothing, when it cannot write at once (the socket is not
+ * open, or is waiting for `drain`): the writer fiber then writes, and
+ * reports the error or waits. A transport whose writers lack it works
+ * unchanged.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DirectWriter extends Socket.Writer {
+  readonly writeNow: (chunks: ReadonlyArray<Uint8Array>) => boolean
+}
+
+/**
+ * The writer's `writeNow`, if it has one.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const writeNowOf = (writer: Socket.Writer): DirectWriter["writeNow"] | undefined => {
+  const f = (writer as Partial<DirectWriter>).writeNow
+  return typeof f === "function" ? f : undefined
+}

@@ -25,6 +25,10 @@ interface Fake {
   /** Every write as the chunks it was given (one for `write`), with their bytes at the time. */
   readonly calls: Array<{ readonly all: boolean; readonly chunks: ReadonlyArray<Uint8Array>; readonly bytes: Uint8Array }>
   readonly reply: (text: string) => void
+  /** Which path each write took: `writeNow` (direct) or the writer fiber. */
+  readonly via: Array<"direct" | "fiber">
+  /** With `direct`: how many more `writeNow` calls refuse (as a socket waiting for drain). */
+  refuse: number
 }
 
 const join = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
@@ -37,7 +41,8 @@ const join = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
-const makeFake = (): Fake => {
+const makeFake = (options: { readonly direct?: boolean } = {}): Fake => {
+  const via: Fake["via"] = []
   const writes: Array<string> = []
   const calls: Fake["calls"] = []
   let waiter: ((e: Effect.Effect<Array<Uint8Array>, Socket.SocketError>) => void) | undefined
@@ -61,14 +66,32 @@ const makeFake = (): Fake => {
   }
   const write = (chunk: Uint8Array | string | Socket.CloseEvent) =>
     Effect.sync(() => {
-      if (chunk instanceof Uint8Array) record([chunk], false)
+      if (chunk instanceof Uint8Array) {
+        via.push("fiber")
+        record([chunk], false)
+      }
     })
-  const writeAll = (chunks: ReadonlyArray<Uint8Array>) => Effect.sync(() => record(chunks, true))
+  const writeAll = (chunks: ReadonlyArray<Uint8Array>) =>
+    Effect.sync(() => {
+      via.push("fiber")
+      record(chunks, true)
+    })
+  const writeNow = (chunks: ReadonlyArray<Uint8Array>) => {
+    if (fake.refuse > 0) {
+      fake.refuse--
+      return false
+    }
+    via.push("direct")
+    record(chunks, chunks.length > 1)
+    return true
+  }
   const socket = Socket.make({
     reader: Effect.succeed({ pull, upgrade: () => Effect.die("no upgrade") } as never),
-    writer: Effect.succeed({ write, writeAll } as never)
+    writer: Effect.succeed((options.direct === true ? { write, writeAll, writeNow } : { write, writeAll }) as never)
   })
-  return {
+  const fake: Fake = {
+    via,
+    refuse: 0,
     writes,
     calls,
     reply: (text) => {
@@ -77,6 +100,7 @@ const makeFake = (): Fake => {
     },
     transport: { open: () => Effect.succeed(socket) }
   }
+  return fake
 }
 
 const connect = (fake: Fake) =>
@@ -88,6 +112,37 @@ const connect = (fake: Fake) =>
   )
 
 const settle = Effect.andThen(Effect.yieldNow, Effect.yieldNow)
+
+describe("a transport that writes at once (Transport.DirectWriter)", () => {
+  it.effect("a flush with the writer parked writes through writeNow; one it refuses goes to the writer fiber, once, in order", () =>
+    Effect.gen(function*() {
+      const fake = makeFake({ direct: true })
+      const connection = yield* connect(fake)
+      yield* settle // the writer fiber parks
+      const handshake = fake.writes.length
+      const first = yield* Effect.forkChild(connection.send(Commands.incr("a")), { startImmediately: true })
+      yield* settle
+      assert.deepStrictEqual(fake.via.slice(handshake), ["direct"])
+      fake.reply(":1\r\n")
+      assert.deepStrictEqual(yield* Fiber.await(first), Exit.succeed(1))
+      // The socket waits for drain: the flush's bytes go to the writer fiber.
+      fake.refuse = 1
+      const second = yield* Effect.forkChild(connection.send(Commands.incr("b")), { startImmediately: true })
+      const third = yield* Effect.forkChild(connection.send(Commands.incr("c")), { startImmediately: true })
+      yield* settle
+      assert.deepStrictEqual(fake.via.slice(handshake), ["direct", "fiber"])
+      assert.include(fake.writes.at(-1)!, "$1\r\nb\r\n*2\r\n$4\r\nINCR\r\n$1\r\nc")
+      const fourth = yield* Effect.forkChild(connection.send(Commands.incr("d")), { startImmediately: true })
+      yield* settle
+      assert.deepStrictEqual(fake.via.slice(handshake), ["direct", "fiber", "direct"])
+      fake.reply(":2\r\n:3\r\n:4\r\n")
+      assert.deepStrictEqual(yield* Fiber.await(second), Exit.succeed(2))
+      assert.deepStrictEqual(yield* Fiber.await(third), Exit.succeed(3))
+      assert.deepStrictEqual(yield* Fiber.await(fourth), Exit.succeed(4))
+      assert.strictEqual(connection.stats().commandsWritten, 4)
+      assert.strictEqual(fake.writes.slice(handshake).join("").split("INCR").length - 1, 4, "each command written once")
+    }).pipe(Effect.scoped))
+})
 
 describe("a command interrupted before it was written", () => {
   it.effect("is dropped from the batch; the other callers' commands in it are written", () =>

@@ -18,6 +18,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Socket from "effect/socket/Socket"
+import type { DirectWriter } from "@redis-effect/redis/Transport"
 import type * as Net from "node:net"
 import type * as Tls from "node:tls"
 
@@ -264,8 +265,28 @@ const writer = (link: Link): Socket.Socket["writer"] => {
       return ok ? Effect.void : awaitDrain(c)
     })
 
+  // The flush's direct path (`DirectWriter`): only when the write cannot
+  // block or fail at once; otherwise the writer fiber's `write` does it.
+  const writeNow = (chunks: ReadonlyArray<Uint8Array>): boolean => {
+    const c = link.conn
+    if (c === undefined || c.destroyed || c.writableNeedDrain || c.writableEnded) return false
+    try {
+      if (chunks.length === 1) c.write(chunks[0]!)
+      else {
+        c.cork()
+        for (const chunk of chunks) c.write(chunk)
+        c.uncork()
+      }
+    } catch (cause) {
+      // Written in part, or not: the session ends (the reader sees the
+      // error), and what was in flight fails `Unknown`.
+      c.destroy(cause instanceof Error ? cause : new Error(String(cause)))
+    }
+    return true
+  }
+
   return Effect.acquireRelease(
-    Effect.succeed<Socket.Writer>({ write, writeAll }),
+    Effect.succeed<DirectWriter>({ write, writeAll, writeNow }),
     () =>
       Effect.sync(() => {
         if (link.conn !== undefined && !link.conn.writableEnded) link.conn.end()

@@ -4,9 +4,10 @@
  * It owns the two queues every command passes through: the outbox (queued,
  * not yet written) and the in-flight FIFO (written, awaiting a reply).
  * `send` pushes an entry on the outbox; the first send of a tick schedules
- * one flush that wakes the writer fiber, which encodes the whole outbox into
- * one buffer (or one list of chunks, when arguments are large) and writes it
- * once; the reader decodes replies incrementally
+ * one flush, which encodes the whole outbox into one buffer (or one list of
+ * chunks, when arguments are large) and writes it once: from the flush
+ * itself when the transport can write at once and the writer fiber is
+ * parked, else by waking the writer fiber. The reader decodes replies incrementally
  * and resumes the head of the in-flight FIFO with an `Exit`. It also holds
  * the offline-queue policy (what a send does while the connection is down),
  * the resend rule applied to the in-flight FIFO when a session ends, and the
@@ -49,7 +50,7 @@ import * as Delivery from "../Delivery.ts"
 import * as RedisConfig from "../RedisConfig.ts"
 import * as RedisError from "../RedisError.ts"
 import * as Resp from "../Resp.ts"
-import type { Transport } from "../Transport.ts"
+import { type Transport, writeNowOf } from "../Transport.ts"
 import { Fifo } from "./Fifo.ts"
 import { decodeReply } from "./replyDecoders.ts"
 
@@ -210,6 +211,10 @@ export class Multiplexer {
   private readonly encoder: Resp.Encoder
   private flushScheduled = false
   private writerWake: ((e: Effect.Effect<void>) => void) | undefined = undefined
+  /** The session writer's direct path, while its writer fiber runs. */
+  private writeNow: ((chunks: ReadonlyArray<Uint8Array>) => boolean) | undefined = undefined
+  /** Encoded by a flush that could not write them at once: the writer fiber's next write. */
+  private encoded: Array<Uint8Array> | undefined = undefined
   private demandWake: ((e: Effect.Effect<void>) => void) | undefined = undefined
   /** Ends the current session (set by each session; a no-op once it ended). */
   killSession: ((error: RedisError.RedisError) => void) | undefined = undefined
@@ -262,17 +267,26 @@ export class Multiplexer {
     later(this.wakeWriter)
   }
 
+  // With a parked writer and a transport that writes at once
+  // (`Transport.DirectWriter`), the flush writes from here and the writer
+  // stays parked: no fiber resumption per flush. Otherwise (or when the
+  // socket cannot take the bytes at once) the writer fiber writes them.
   private readonly wakeWriter = (): void => {
     this.flushScheduled = false
     const wake = this.writerWake
-    if (wake !== undefined) {
-      this.writerWake = undefined
-      wake(Effect.void)
+    if (wake === undefined) return
+    const writeNow = this.writeNow
+    if (writeNow !== undefined && this.status === "ready") {
+      const chunks = this.encodeOutbox()
+      if (chunks === undefined || writeNow(chunks)) return
+      this.encoded = chunks
     }
+    this.writerWake = undefined
+    wake(Effect.void)
   }
 
   private readonly waitForWork: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.outbox.length > 0 && this.status === "ready") resume(Effect.void)
+    if ((this.outbox.length > 0 || this.encoded !== undefined) && this.status === "ready") resume(Effect.void)
     else this.writerWake = resume
   })
 
@@ -308,9 +322,11 @@ export class Multiplexer {
   // read batch, and left the writer unparked when the next flush came.
   /** The session's writer fiber: one write per flush, until the socket fails. */
   writerLoop(w: Socket.Writer): Effect.Effect<never, Socket.SocketError> {
-    return Effect.forever(
+    const loop = Effect.forever(
       Effect.flatMap(this.waitForWork, () => {
-        const chunks = this.encodeOutbox()
+        const encoded = this.encoded
+        this.encoded = undefined
+        const chunks = encoded ?? this.encodeOutbox()
         // One chunk (no large argument) takes `write`: `writeAll` may cost
         // more per call on some transports (docs/ARCHITECTURE.md).
         return chunks === undefined
@@ -321,6 +337,16 @@ export class Multiplexer {
       }),
       { disableYield: true }
     )
+    return Effect.suspend(() => {
+      this.encoded = undefined
+      this.writeNow = writeNowOf(w)
+      return Effect.ensuring(
+        loop,
+        Effect.sync(() => {
+          this.writeNow = undefined
+        })
+      )
+    })
   }
 
   // --- the read side ----------------------------------------------------
