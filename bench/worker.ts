@@ -128,6 +128,23 @@ const checkKey = scenario.valueBytes === undefined ? smallKeys[0] : large.keys[0
 
 const indices = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
 
+/**
+ * `n` GETs one at a time through a promise-returning `get`; with `timed`,
+ * each one's latency goes to `latencies` (the one-at-a-time scenarios of
+ * the peers, of `node-net` and of redis-effect's `sequential-get-promise`).
+ */
+const oneAtATime = async (n: number, timed: boolean, get: (key: string) => Promise<unknown>): Promise<void> => {
+  for (let i = 0; i < n; i++) {
+    if (!timed) {
+      await get(smallKeys[i % SMALL_KEYS])
+      continue
+    }
+    const start = performance.now()
+    await get(smallKeys[i % SMALL_KEYS])
+    latencies![i] = performance.now() - start
+  }
+}
+
 // -----------------------------------------------------------------------------
 // redis-effect: driven as an Effect user would, inside one runtime
 // -----------------------------------------------------------------------------
@@ -246,15 +263,11 @@ const runRedisEffectPromise = async (layer: Layer.Layer<Redis.Redis, unknown>): 
       return yield* redis.get(key)
     }))
   try {
-    for (let i = 0; i < warmupOps; i++) await handler(smallKeys[i % SMALL_KEYS])
+    await oneAtATime(warmupOps, false, handler)
     const value = await handler(checkKey)
     checkValue(value._tag === "Some" ? value.value : null)
     await windowStart()
-    for (let i = 0; i < ops; i++) {
-      const start = performance.now()
-      await handler(smallKeys[i % SMALL_KEYS])
-      latencies![i] = performance.now() - start
-    }
+    await oneAtATime(ops, true, handler)
     await windowStop()
   } finally {
     await runtime.dispose()
@@ -384,16 +397,7 @@ const runPeer = async (client: PromiseClient): Promise<void> => {
       // The peers' calls are promises either way.
       case "sequential-get":
       case "sequential-get-promise":
-        if (timed) {
-          for (let i = 0; i < n; i++) {
-            const start = performance.now()
-            await client.get(smallKeys[i % SMALL_KEYS])
-            latencies![i] = performance.now() - start
-          }
-        } else {
-          for (let i = 0; i < n; i++) await client.get(smallKeys[i % SMALL_KEYS])
-        }
-        return
+        return oneAtATime(n, timed, client.get)
       case "concurrent-set":
         return pool(n, 100, (i) => client.set(smallKeys[i % SMALL_KEYS], SMALL_VALUE))
       case "concurrent-get":
@@ -477,14 +481,10 @@ const runNodeNet = async (): Promise<void> => {
       done = resolve
       socket.write(`*2\r\n$3\r\nGET\r\n$${key.length}\r\n${key}\r\n`)
     })
-  for (let i = 0; i < warmupOps; i++) await get(smallKeys[i % SMALL_KEYS])
+  await oneAtATime(warmupOps, false, get)
   checkValue((await get(checkKey)).slice(`$${SMALL_VALUE.length}\r\n`.length, -2))
   await windowStart()
-  for (let i = 0; i < ops; i++) {
-    const start = performance.now()
-    await get(smallKeys[i % SMALL_KEYS])
-    latencies![i] = performance.now() - start
-  }
+  await oneAtATime(ops, true, get)
   await windowStop()
   socket.destroy()
 }
