@@ -172,7 +172,7 @@ export const open = (options: RedisConfig.ConnectionOptions): Effect.Effect<Sock
     const highWaterMark = READ_HIGH_WATER_MARK
     if (endpoint._tag === "Unix") {
       return FlowingSocket.make({
-        connect: () => Net.createConnection({ path: endpoint.path }),
+        connect: (onread) => Net.createConnection({ path: endpoint.path, onread }),
         readyEvent: "connect",
         openTimeoutMs,
         highWaterMark
@@ -206,7 +206,7 @@ export const open = (options: RedisConfig.ConnectionOptions): Effect.Effect<Sock
     const tls = options.tls
     if (tls === undefined) {
       return FlowingSocket.make({
-        connect: () => Net.createConnection(common),
+        connect: (onread) => Net.createConnection({ ...common, onread }),
         readyEvent: "connect",
         configure,
         openTimeoutMs,

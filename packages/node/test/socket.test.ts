@@ -2,7 +2,10 @@
  * The flowing-mode socket under the Node transport, against plain `node:net`
  * servers on loopback (no Redis): byte order and completeness under
  * backpressure, end of stream after the last byte, dial errors and timeouts,
- * closing the reader under a parked pull, and writes.
+ * closing the reader under a parked pull, and writes. The push path
+ * (`listen`, `Transport.DirectReader`): every byte in order whether it was
+ * read into the reused buffer or into a buffer the sink named, bytes that
+ * arrived before `listen` first, a sink that stops, an interrupted listen.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -12,6 +15,7 @@ import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
+import type { DirectReader, ReadSink } from "@redis-effect/redis/Transport"
 import * as FlowingSocket from "../src/internal/socket.ts"
 
 /** A loopback server for the test's scope; `onConnection` gets each accepted socket. */
@@ -35,11 +39,22 @@ const server = (onConnection: (socket: Net.Socket) => void) => {
   ).pipe(Effect.map((s) => (s.address() as Net.AddressInfo).port))
 }
 
-const socketTo = (port: number, options?: { readonly highWaterMark?: number; readonly tls?: boolean; readonly openTimeoutMs?: number }) =>
+const socketTo = (
+  port: number,
+  options?: {
+    readonly highWaterMark?: number
+    readonly tls?: boolean
+    readonly openTimeoutMs?: number
+    /** Dial without `onread`: the socket emits `data` (as TLS does). */
+    readonly dataEvents?: boolean
+  }
+) =>
   FlowingSocket.make({
     connect: options?.tls === true
       ? () => Tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false })
-      : () => Net.createConnection({ host: "127.0.0.1", port }),
+      : options?.dataEvents === true
+      ? () => Net.createConnection({ host: "127.0.0.1", port })
+      : (onread) => Net.createConnection({ host: "127.0.0.1", port, onread }),
     readyEvent: options?.tls === true ? "secureConnect" : "connect",
     openTimeoutMs: options?.openTimeoutMs ?? 5_000,
     highWaterMark: options?.highWaterMark ?? 16 * 1024 * 1024
@@ -220,5 +235,128 @@ describe("FlowingSocket", () => {
       assert.strictEqual((reason as Socket.SocketCloseError).code, 1006)
       yield* Effect.sleep("50 millis")
       assert.isTrue(peerClosed, "the peer sees the socket close")
+    })))
+})
+
+/**
+ * A sink that keeps a copy of every byte, and names a buffer of its own for
+ * the next read every third read (as the decoder does for a large body).
+ */
+const recordingSink = (options: { readonly stopAfter?: number } = {}) => {
+  const received: Array<Buffer> = []
+  const memory = new Set<ArrayBufferLike>()
+  let reads = 0
+  let direct = 0
+  let target: Uint8Array | undefined
+  const sink: ReadSink = {
+    onBytes: (chunk) => {
+      memory.add(chunk.buffer)
+      received.push(Buffer.from(chunk))
+      reads++
+      return options.stopAfter === undefined || reads < options.stopAfter
+    },
+    readTarget: () => {
+      target = reads % 3 === 2 ? new Uint8Array(50_000) : undefined
+      return target
+    },
+    onTargetFilled: (n) => {
+      received.push(Buffer.from(target!.subarray(0, n)))
+      direct += n
+      reads++
+      return true
+    }
+  }
+  return {
+    sink,
+    received,
+    get direct() {
+      return direct
+    },
+    /** How many distinct memory blocks the chunks handed to `onBytes` lived in. */
+    get blocks() {
+      return memory.size
+    }
+  }
+}
+
+describe("FlowingSocket: listen (the push path)", () => {
+  for (const dataEvents of [false, true]) {
+    const how = dataEvents ? "`data` events (as TLS)" : "`onread`"
+    it.live(`hands every byte in order, then fails with the end (${how})`, () =>
+      Effect.scoped(Effect.gen(function*() {
+        const size = 4 * 1024 * 1024
+        const sent = pattern(size)
+        const port = yield* server((s) => s.end(sent))
+        const reader = (yield* socketTo(port, { dataEvents }).reader) as DirectReader
+        const recorder = recordingSink()
+        const exit = yield* Effect.exit(reader.listen(recorder.sink))
+        assert.strictEqual(reasonOf(exit)._tag, "SocketCloseError")
+        assert.isTrue(Buffer.concat(recorder.received).equals(sent), "every byte, in order")
+        if (dataEvents) {
+          // `data` chunks are fresh buffers; no read goes to a named buffer.
+          assert.strictEqual(recorder.direct, 0)
+        } else {
+          // Reads went to the named buffers, and every other read reused one
+          // block of memory: nothing is allocated per read.
+          assert.isAbove(recorder.direct, 0)
+          assert.isAtMost(recorder.blocks, 2)
+        }
+      })))
+  }
+
+  it.live("bytes that arrived before listen come first, in order", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let peer: Net.Socket | undefined
+      const port = yield* server((s) => {
+        peer = s
+        s.write("one,")
+      })
+      const reader = (yield* socketTo(port).reader) as DirectReader
+      yield* Effect.sleep("50 millis")
+      const recorder = recordingSink()
+      const fiber = yield* Effect.forkChild(reader.listen(recorder.sink))
+      yield* Effect.sleep("10 millis")
+      peer!.end("two")
+      const exit = yield* Fiber.await(fiber)
+      assert.strictEqual(reasonOf(exit)._tag, "SocketCloseError")
+      assert.strictEqual(Buffer.concat(recorder.received).toString(), "one,two")
+    })))
+
+  it.live("a sink that stops ends listen; later bytes wait for pull, intact", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let peer: Net.Socket | undefined
+      const port = yield* server((s) => {
+        peer = s
+        s.write("first")
+      })
+      const reader = (yield* socketTo(port).reader) as DirectReader
+      const recorder = recordingSink({ stopAfter: 1 })
+      yield* reader.listen(recorder.sink)
+      assert.strictEqual(Buffer.concat(recorder.received).toString(), "first")
+      peer!.write("second")
+      yield* Effect.sleep("20 millis")
+      peer!.write("third")
+      yield* Effect.sleep("20 millis")
+      const chunks = yield* reader.pull
+      assert.strictEqual(Buffer.concat(chunks as ReadonlyArray<Uint8Array>).toString(), "secondthird")
+    })))
+
+  it.live("an interrupted listen detaches its sink: pull gets what comes next", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let peer: Net.Socket | undefined
+      const port = yield* server((s) => {
+        peer = s
+      })
+      const reader = (yield* socketTo(port).reader) as DirectReader
+      const recorder = recordingSink()
+      const fiber = yield* Effect.forkChild(reader.listen(recorder.sink))
+      yield* Effect.sleep("20 millis")
+      peer!.write("to the sink")
+      yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(fiber)
+      peer!.write("to pull")
+      const chunks = yield* reader.pull
+      assert.strictEqual(Buffer.concat(recorder.received).toString(), "to the sink")
+      assert.strictEqual(Buffer.concat(chunks as ReadonlyArray<Uint8Array>).toString(), "to pull")
     })))
 })

@@ -289,7 +289,7 @@ const session = (
     mux.startSession()
     const end = sessionEnd(mux)
     const readFiber = yield* Effect.forkScoped(
-      Effect.catch(mux.readLoop(reader.pull), (error) => Effect.sync(() => end.kill(error)))
+      Effect.catch(mux.readLoop(reader), (error) => Effect.sync(() => end.kill(error)))
     )
     yield* shakeHands(mux, options, w, end)
     if (hooks?.onConnect !== undefined) {

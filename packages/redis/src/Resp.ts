@@ -494,6 +494,56 @@ export class Decoder {
   }
 
   /**
+   * Lets the caller reuse the memory of the last chunk fed: the bytes not
+   * yet returned as part of a reply move to the decoder's own buffer. A
+   * transport that reads every time into the same buffer calls it after
+   * taking the complete replies of each read (usually nothing is left, or
+   * a partial reply's few bytes).
+   *
+   * @since 0.1.0
+   */
+  release(): void {
+    if (this.buf === this.own) return
+    const unread = this.end - this.start
+    if (unread === 0) {
+      this.buf = EMPTY
+      this.start = this.end = 0
+      return
+    }
+    if (this.own.length < unread) this.own = new Uint8Array(Math.max(MIN_BUFFER, unread * 2))
+    this.own.set(this.buf.subarray(this.start, this.end), 0)
+    this.buf = this.own
+    this.start = 0
+    this.end = unread
+  }
+
+  /**
+   * Where the next bytes read may go directly: the unfilled remainder of a
+   * large bulk body being assembled (at least `LARGE_BULK` long), when no
+   * other byte waits before it. The transport reads into it and reports
+   * with {@link targetFilled}; the body is then never copied by the client.
+   * `undefined` otherwise (read anywhere, then `feed`).
+   *
+   * @since 0.1.0
+   */
+  readTarget(): Uint8Array | undefined {
+    const large = this.large
+    if (large === null || this.failed || this.end !== this.start) return undefined
+    const filled = this.largeFilled
+    return large.length - filled >= LARGE_BULK ? large.subarray(filled) : undefined
+  }
+
+  /**
+   * `n` bytes were read into the last {@link readTarget}, so the body they
+   * belong to has `n` more.
+   *
+   * @since 0.1.0
+   */
+  targetFilled(n: number): void {
+    this.largeFilled += n
+  }
+
+  /**
    * Returns the next whole reply, or {@link Incomplete} when more bytes are
    * needed. `binary` selects `Uint8Array` (true) or UTF-8 `string` (false) for
    * bulk and verbatim strings.

@@ -63,3 +63,57 @@ export const writeNowOf = (writer: Socket.Writer): DirectWriter["writeNow"] | un
   const f = (writer as Partial<DirectWriter>).writeNow
   return typeof f === "function" ? f : undefined
 }
+
+/**
+ * Where a `DirectReader` hands the bytes it reads. Every method runs inside
+ * the transport's own read callback, outside any fiber.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ReadSink {
+  /**
+   * Bytes just read, in order. The transport may reuse `chunk`'s memory for
+   * its next read once this returns, so whatever is kept must be copied.
+   * Returns `false` to stop reading: `listen` then completes.
+   */
+  readonly onBytes: (chunk: Uint8Array) => boolean
+  /**
+   * A buffer the next read may fill directly instead of the transport's
+   * own, or `undefined` for the transport's own: the decoder's unfilled
+   * remainder of a large reply body, so that body is never copied. Asked
+   * before each read; a transport that cannot read into a given buffer
+   * never asks.
+   */
+  readonly readTarget: () => Uint8Array | undefined
+  /** `n` bytes were read straight into the last `readTarget`. Returns `false` to stop reading. */
+  readonly onTargetFilled: (n: number) => boolean
+}
+
+/**
+ * A `Socket` reader that can also push what it reads, from the socket's own
+ * read callback: the connection then decodes each read and resumes the
+ * callers it answers without waking a reader fiber (no fiber suspension per
+ * read, one per command fewer when commands go one at a time).
+ * `listen` hands the bytes queued so far, then every read, to `sink`; it
+ * fails with the socket's end or error, completes when `sink` asks to stop,
+ * and detaches the sink when interrupted. One sink at a time. A transport
+ * whose readers lack it works unchanged, through `pull`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DirectReader extends Socket.Reader {
+  readonly listen: (sink: ReadSink) => Effect.Effect<void, Socket.SocketError>
+}
+
+/**
+ * The reader's `listen`, if it has one.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const listenOf = (reader: Socket.Reader): DirectReader["listen"] | undefined => {
+  const f = (reader as Partial<DirectReader>).listen
+  return typeof f === "function" ? f : undefined
+}

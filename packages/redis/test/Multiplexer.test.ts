@@ -12,11 +12,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Socket from "effect/socket/Socket"
 import * as Commands from "../src/Commands.ts"
 import * as Connection from "../src/Connection.ts"
 import * as RedisConfig from "../src/RedisConfig.ts"
-import { Transport } from "../src/Transport.ts"
+import { type ReadSink, Transport } from "../src/Transport.ts"
 
 interface Fake {
   readonly transport: Transport["Service"]
@@ -24,7 +25,7 @@ interface Fake {
   readonly writes: Array<string>
   /** Every write as the chunks it was given (one for `write`), with their bytes at the time. */
   readonly calls: Array<{ readonly all: boolean; readonly chunks: ReadonlyArray<Uint8Array>; readonly bytes: Uint8Array }>
-  readonly reply: (text: string) => void
+  readonly reply: (text: string | Uint8Array) => void
   /** Which path each write took: `writeNow` (direct) or the writer fiber. */
   readonly via: Array<"direct" | "fiber">
   /** With `direct`: how many more `writeNow` calls refuse (as a socket waiting for drain). */
@@ -41,7 +42,15 @@ const join = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
-const makeFake = (options: { readonly direct?: boolean } = {}): Fake => {
+const makeFake = (options: {
+  readonly direct?: boolean
+  /**
+   * The reader pushes (`Transport.DirectReader`): each reply is cut into
+   * reads of at most `readSize` bytes into one reused buffer, or into the
+   * buffer the sink names.
+   */
+  readonly push?: { readonly readSize: number; readonly stats: { direct: number; reads: number } }
+} = {}): Fake => {
   const via: Fake["via"] = []
   const writes: Array<string> = []
   const calls: Fake["calls"] = []
@@ -59,6 +68,39 @@ const makeFake = (options: { readonly direct?: boolean } = {}): Fake => {
     waiter = resume
     deliver()
   })
+  let sink: ReadSink | undefined
+  const push = options.push
+  const scratch = new Uint8Array(push?.readSize ?? 0)
+  // As a socket reading into one buffer: the sink must copy what it keeps.
+  const pump = () => {
+    if (sink === undefined || push === undefined) return
+    const bytes = join(queued)
+    queued = []
+    let at = 0
+    while (at < bytes.length) {
+      const target = sink.readTarget()
+      const into = target ?? scratch
+      const n = Math.min(into.length, push.readSize, bytes.length - at)
+      into.set(bytes.subarray(at, at + n))
+      at += n
+      push.stats.reads++
+      if (target !== undefined) {
+        push.stats.direct += n
+        sink.onTargetFilled(n)
+      } else {
+        sink.onBytes(scratch.subarray(0, n))
+        scratch.fill(0xee)
+      }
+    }
+  }
+  const listen = (s: ReadSink): Effect.Effect<void, Socket.SocketError> =>
+    Effect.callback<void, Socket.SocketError>(() => {
+      sink = s
+      pump()
+      return Effect.sync(() => {
+        sink = undefined
+      })
+    })
   const record = (chunks: ReadonlyArray<Uint8Array>, all: boolean) => {
     const bytes = join(chunks)
     calls.push({ all, chunks, bytes })
@@ -86,7 +128,13 @@ const makeFake = (options: { readonly direct?: boolean } = {}): Fake => {
     return true
   }
   const socket = Socket.make({
-    reader: Effect.succeed({ pull, upgrade: () => Effect.die("no upgrade") } as never),
+    reader: Effect.succeed(
+      (push === undefined ? { pull, upgrade: () => Effect.die("no upgrade") } : {
+        pull,
+        listen,
+        upgrade: () => Effect.die("no upgrade")
+      }) as never
+    ),
     writer: Effect.succeed((options.direct === true ? { write, writeAll, writeNow } : { write, writeAll }) as never)
   })
   const fake: Fake = {
@@ -95,8 +143,9 @@ const makeFake = (options: { readonly direct?: boolean } = {}): Fake => {
     writes,
     calls,
     reply: (text) => {
-      queued.push(new TextEncoder().encode(text))
-      deliver()
+      queued.push(typeof text === "string" ? new TextEncoder().encode(text) : text)
+      if (push !== undefined) pump()
+      else deliver()
     },
     transport: { open: () => Effect.succeed(socket) }
   }
@@ -141,6 +190,42 @@ describe("a transport that writes at once (Transport.DirectWriter)", () => {
       assert.deepStrictEqual(yield* Fiber.await(fourth), Exit.succeed(4))
       assert.strictEqual(connection.stats().commandsWritten, 4)
       assert.strictEqual(fake.writes.slice(handshake).join("").split("INCR").length - 1, 4, "each command written once")
+    }).pipe(Effect.scoped))
+})
+
+describe("a transport that pushes its reads (Transport.DirectReader)", () => {
+  it.effect("replies cut into reads of one reused buffer reach their callers intact; a large body is read into its own buffer", () =>
+    Effect.gen(function*() {
+      const stats = { direct: 0, reads: 0 }
+      const fake = makeFake({ direct: true, push: { readSize: 7 * 1024, stats } })
+      const connection = yield* connect(fake)
+      const large = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7 + 3) & 0xff)
+      // Small replies of 2,000-odd bytes: many of them straddle two reads,
+      // so the part in the reused buffer must be copied before the next read.
+      const values = Array.from({ length: 30 }, (_, i) => String.fromCharCode(97 + (i % 26)).repeat(2_000 + i * 37))
+      const te = new TextEncoder()
+      const smallFibers = []
+      for (let i = 0; i < values.length; i++) {
+        smallFibers.push(yield* Effect.forkChild(connection.send(Commands.get(`k${i}`)), { startImmediately: true }))
+      }
+      const largeFiber = yield* Effect.forkChild(connection.send(Commands.getBytes("large")), { startImmediately: true })
+      const nFiber = yield* Effect.forkChild(connection.send(Commands.incr("n")), { startImmediately: true })
+      yield* settle
+      fake.reply(join([
+        te.encode(values.map((v) => `$${v.length}\r\n${v}\r\n`).join("") + `$${large.length}\r\n`),
+        large,
+        te.encode("\r\n:42\r\n")
+      ]))
+      for (let i = 0; i < values.length; i++) {
+        assert.deepStrictEqual(yield* Fiber.join(smallFibers[i]), Option.some(values[i]))
+      }
+      const big = yield* Fiber.join(largeFiber)
+      assert.isTrue(Option.isSome(big))
+      assert.isTrue(Option.isSome(big) && Buffer.from(big.value).equals(Buffer.from(large)), "the large body, byte for byte")
+      assert.strictEqual(yield* Fiber.join(nFiber), 42)
+      // All of the body but what shared a read with its header, and its last
+      // bytes under the 32 KiB threshold, went straight into its buffer.
+      assert.isAbove(stats.direct, large.length - 7 * 1024 - 32 * 1024)
     }).pipe(Effect.scoped))
 })
 

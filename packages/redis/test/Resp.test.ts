@@ -923,3 +923,114 @@ describe("Decoder ownership of binary values", () => {
     assert.deepStrictEqual([...a], [97, 98, 99])
   })
 })
+
+describe("Decoder over a reused read buffer (release, readTarget)", () => {
+  /**
+   * Feeds `wire` the way a transport reading into one reused buffer does:
+   * at most `size` bytes per read, into the same memory each time, or
+   * straight into the decoder's `readTarget` when it names one; `release`
+   * after the replies of each read. Returns the replies and how many bytes
+   * went straight into a target.
+   */
+  const readThrough = (wire: Uint8Array, size: number, binary: (i: number) => boolean) => {
+    const decoder = new Decoder()
+    const scratch = new Uint8Array(size)
+    const replies: Array<RespValue> = []
+    const targets: Array<Uint8Array> = []
+    let direct = 0
+    let at = 0
+    while (at < wire.length) {
+      const target = decoder.readTarget()
+      if (target !== undefined) {
+        const n = Math.min(target.length, wire.length - at, size * 3)
+        target.set(wire.subarray(at, at + n))
+        decoder.targetFilled(n)
+        targets.push(target)
+        direct += n
+        at += n
+        continue
+      }
+      const n = Math.min(size, wire.length - at)
+      scratch.set(wire.subarray(at, at + n))
+      // What a read before this one left there must not matter.
+      scratch.fill(0xee, n)
+      decoder.feed(scratch.subarray(0, n))
+      for (;;) {
+        const value = decoder.next(binary(replies.length))
+        if (value === Incomplete) break
+        replies.push(value)
+      }
+      decoder.release()
+      scratch.fill(0xdd)
+      at += n
+    }
+    return { replies, direct, targets }
+  }
+
+  const body = (size: number, seed: number) => {
+    const out = new Uint8Array(size)
+    for (let i = 0; i < size; i++) out[i] = (i * 131 + seed) & 0x7f
+    return out
+  }
+
+  it("replies split across reads of one reused buffer come out intact (partial tails are copied by release)", () => {
+    const values = ["PONG", "x".repeat(300), "", "héllo wörld", "y".repeat(5000)]
+    const wire = bytes(values.map((v) => `$${te.encode(v).length}\r\n${v}\r\n`).join("") + "*2\r\n:1\r\n+OK\r\n")
+    for (const size of [1, 3, 7, 64, 1000]) {
+      const { replies } = readThrough(wire, size, () => false)
+      assert.deepStrictEqual(replies, [...values, [1, "OK"]], `reads of ${size} bytes`)
+    }
+  })
+
+  it("a large body is read straight into its final buffer: bytes returned without a copy, strings decoded from it", () => {
+    const big = body(300_000, 5)
+    const second = body(70_000, 9)
+    const wire = new Uint8Array([
+      ...bytes(`$${big.length}\r\n`),
+      ...big,
+      ...bytes(`\r\n$${second.length}\r\n`),
+      ...second,
+      ...bytes("\r\n+after\r\n")
+    ])
+    const asBytes = readThrough(wire, 16 * 1024, (i) => i < 2)
+    assert.strictEqual(asBytes.replies.length, 3)
+    assert.isTrue(Buffer.from(asBytes.replies[0] as Uint8Array).equals(Buffer.from(big)))
+    assert.isTrue(Buffer.from(asBytes.replies[1] as Uint8Array).equals(Buffer.from(second)))
+    assert.strictEqual(asBytes.replies[2], "after")
+    // The body's bytes went to a target, except what came with its header
+    // and a remainder under the large-body threshold (32 KiB), and the
+    // value handed out is that very buffer.
+    assert.isAbove(asBytes.direct, big.length + second.length - 2 * 16 * 1024 - 32 * 1024)
+    assert.strictEqual((asBytes.replies[0] as Uint8Array).buffer, asBytes.targets[0].buffer)
+    const asText = readThrough(wire, 16 * 1024, () => false)
+    assert.strictEqual(asText.replies[0], new TextDecoder().decode(big))
+    assert.strictEqual(asText.replies[1], new TextDecoder().decode(second))
+    assert.isAbove(asText.direct, big.length + second.length - 2 * 16 * 1024 - 32 * 1024)
+  })
+
+  it("no target while other bytes wait, for a small remainder, or after a failure", () => {
+    const decoder = new Decoder()
+    assert.isUndefined(decoder.readTarget())
+    decoder.feed(bytes(`$${100_000}\r\n`))
+    assert.strictEqual(decoder.next(true), Incomplete)
+    const first = decoder.readTarget()
+    assert.strictEqual(first?.length, 100_000)
+    first!.fill(1, 0, 90_000)
+    decoder.targetFilled(90_000)
+    // 10,000 bytes left: below the large-body threshold, they go through feed.
+    assert.isUndefined(decoder.readTarget())
+    decoder.feed(new Uint8Array(10_000).fill(2))
+    decoder.feed(bytes("\r\n:7\r\n"))
+    const value = decoder.next(true) as Uint8Array
+    assert.strictEqual(value.length, 100_000)
+    assert.strictEqual(value[89_999], 1)
+    assert.strictEqual(value[90_000], 2)
+    assert.strictEqual(decoder.next(false), 7)
+    decoder.feed(bytes(`$${100_000}\r\n`))
+    decoder.feed(bytes("x"))
+    assert.strictEqual(decoder.next(true), Incomplete)
+    assert.isDefined(decoder.readTarget())
+    decoder.reset()
+    assert.isUndefined(decoder.readTarget())
+  })
+})

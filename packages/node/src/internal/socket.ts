@@ -18,7 +18,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Socket from "effect/socket/Socket"
-import type { DirectWriter } from "@redis-effect/redis/Transport"
+import type { DirectReader, DirectWriter, ReadSink } from "@redis-effect/redis/Transport"
 import type * as Net from "node:net"
 import type * as Tls from "node:tls"
 
@@ -32,8 +32,13 @@ const closeError = (code: number) => new Socket.SocketError({ reason: new Socket
 
 /** How to dial, and the read side's bound. */
 export interface Options {
-  /** Starts the dial (`net.createConnection` or `tls.connect`); a throw fails the dial. */
-  readonly connect: () => Net.Socket | Tls.TLSSocket
+  /**
+   * Starts the dial (`net.createConnection` or `tls.connect`); a throw fails
+   * the dial. A plain TCP or unix socket should be given `onread` (the
+   * socket then reads into the buffers it names, and emits no `data`); TLS
+   * ignores it and emits `data`.
+   */
+  readonly connect: (onread: Net.OnReadOpts) => Net.Socket | Tls.TLSSocket
   /** The event that says the socket is usable. */
   readonly readyEvent: "connect" | "secureConnect"
   /** Runs once the socket is usable, before the first read (keepalive probes). */
@@ -59,22 +64,40 @@ export const make = (options: Options): Socket.Socket => {
 // the read side
 // -----------------------------------------------------------------------------
 
+// The size of the one buffer a plain TCP or unix socket reads into while
+// its bytes are pushed to a sink (Node's own reads allocate this much).
+const READ_BUFFER_SIZE = 64 * 1024
+
 /**
- * Unread chunks, their size, the parked pull and the terminal error of one
- * socket; its arrow fields are the socket's listeners. The per-chunk path:
- * `onData` queues the chunk and hands the queue to a parked pull at once.
+ * Unread chunks, their size, the parked pull, the listening sink and the
+ * terminal error of one socket; its arrow fields are the socket's
+ * listeners and `onread` callbacks.
+ *
+ * Two ways out. `pull` takes the chunks queued so far, or parks until some
+ * arrive; `onData` hands them to a parked pull at once. `listen`
+ * (`Transport.DirectReader`) hands each read to a sink inside the read
+ * callback itself. A socket dialled with `onread` (plain TCP and unix
+ * sockets) then reads every time into one reused buffer, or into the
+ * buffer the sink names (a large reply's body), and allocates nothing per
+ * read; while nobody listens it reads into a fresh buffer each time, since
+ * queued chunks must not share memory.
  */
 class Inbox {
   private queue: Array<Uint8Array> = []
   private queued = 0
   private paused = false
   private waiter: Resume | undefined = undefined
+  private sink: ReadSink | undefined = undefined
+  private ended: ((effect: Effect.Effect<void, Socket.SocketError>) => void) | undefined = undefined
   private error: Socket.SocketError | undefined = undefined
-  private readonly conn: Net.Socket
+  conn: Net.Socket | undefined = undefined
   private readonly highWaterMark: number
+  /** The reused read buffer (onread only), allocated on the first listen. */
+  private scratch: Uint8Array | undefined = undefined
+  /** The sink's buffer the pending read goes to, if it named one. */
+  private target: Uint8Array | undefined = undefined
 
-  constructor(conn: Net.Socket, highWaterMark: number) {
-    this.conn = conn
+  constructor(highWaterMark: number) {
     this.highWaterMark = highWaterMark
   }
 
@@ -86,10 +109,7 @@ class Inbox {
       const chunks = this.queue as Chunks
       this.queue = []
       this.queued = 0
-      if (this.paused && this.error === undefined) {
-        this.paused = false
-        this.conn.resume()
-      }
+      this.resumeReading()
       resume(Effect.succeed(chunks))
     } else if (this.error !== undefined) {
       this.waiter = undefined
@@ -97,31 +117,78 @@ class Inbox {
     }
   }
 
-  readonly onData = (chunk: Uint8Array): void => {
-    this.queue.push(chunk)
+  private resumeReading(): void {
+    if (this.paused && this.error === undefined) {
+      this.paused = false
+      this.conn?.resume()
+    }
+  }
+
+  readonly onData = (chunk: Uint8Array): boolean => {
+    const sink = this.sink
+    if (sink !== undefined) return sink.onBytes(chunk) || this.stop()
+    // A chunk of the reused buffer (read just after a sink stopped) is
+    // copied before it waits in the queue.
+    this.queue.push(chunk.buffer === this.scratch?.buffer ? new Uint8Array(chunk) : chunk)
     this.queued += chunk.length
     if (this.queued > this.highWaterMark && this.waiter === undefined && !this.paused) {
       this.paused = true
-      this.conn.pause()
+      this.conn?.pause()
     }
     this.deliver()
+    return true
+  }
+
+  /** `onread.buffer`: where the next read goes. */
+  readonly nextBuffer = (): Uint8Array => {
+    const sink = this.sink
+    if (sink === undefined) {
+      this.target = undefined
+      return Buffer.allocUnsafe(READ_BUFFER_SIZE)
+    }
+    const target = sink.readTarget()
+    this.target = target
+    return target ?? (this.scratch ??= Buffer.allocUnsafe(READ_BUFFER_SIZE))
+  }
+
+  /** `onread.callback`: `n` bytes were read into `buf`. */
+  readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    const target = this.target
+    if (target !== undefined && buf === target) {
+      this.target = undefined
+      return this.sink === undefined || this.sink.onTargetFilled(n) || this.stop()
+    }
+    return this.onData(buf.subarray(0, n))
+  }
+
+  // The sink asked to stop: `listen` completes, later bytes queue.
+  private stop(): boolean {
+    const ended = this.ended
+    this.sink = undefined
+    this.ended = undefined
+    ended?.(Effect.void)
+    return true
+  }
+
+  /** Terminal: whoever pulls or listens learns of `error` after the bytes already received. */
+  private terminate(error: Socket.SocketError): void {
+    this.error ??= error
+    this.deliver()
+    const ended = this.ended
+    if (ended !== undefined) {
+      this.sink = undefined
+      this.ended = undefined
+      ended(Effect.fail(this.error))
+    }
   }
 
   // End of stream: bytes already received are delivered before the error.
-  readonly onEnd = (): void => {
-    this.error ??= closeError(1000)
-    this.deliver()
-  }
+  readonly onEnd = (): void => this.terminate(closeError(1000))
 
-  readonly onError = (cause: Error): void => {
-    this.error ??= new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
-    this.deliver()
-  }
+  readonly onError = (cause: Error): void =>
+    this.terminate(new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) }))
 
-  readonly onClose = (hadError: boolean): void => {
-    this.error ??= closeError(hadError ? 1006 : 1000)
-    this.deliver()
-  }
+  readonly onClose = (hadError: boolean): void => this.terminate(closeError(hadError ? 1006 : 1000))
 
   /** The reader's `pull`: the chunks queued so far, or parks until some arrive. */
   readonly pull: Effect.Effect<Chunks, Socket.SocketError> = Effect.callback<Chunks, Socket.SocketError>((resume) => {
@@ -133,12 +200,45 @@ class Inbox {
     })
   })
 
+  /** The reader's `listen` (`Transport.DirectReader`). */
+  readonly listen = (sink: ReadSink): Effect.Effect<void, Socket.SocketError> =>
+    Effect.callback<void, Socket.SocketError>((resume) => {
+      if (this.sink !== undefined) {
+        resume(Effect.die(new Error("a socket reader takes one listener at a time")))
+        return
+      }
+      // What arrived before: in order, before any new read.
+      const queued = this.queue
+      this.queue = []
+      this.queued = 0
+      for (let i = 0; i < queued.length; i++) {
+        if (!sink.onBytes(queued[i])) {
+          this.queue = queued.slice(i + 1)
+          for (const chunk of this.queue) this.queued += chunk.length
+          resume(Effect.void)
+          return
+        }
+      }
+      if (this.error !== undefined) {
+        resume(Effect.fail(this.error))
+        return
+      }
+      this.sink = sink
+      this.ended = resume
+      this.resumeReading()
+      return Effect.sync(() => {
+        if (this.ended === resume) {
+          this.sink = undefined
+          this.ended = undefined
+        }
+      })
+    })
+
   /** The reader's release: wakes a pull parked in another fiber, then destroys the socket. */
   close(): void {
-    this.error ??= closeError(1006)
     this.queue = []
-    this.deliver()
-    this.conn.destroy()
+    this.terminate(closeError(1006))
+    this.conn?.destroy()
   }
 }
 
@@ -148,9 +248,10 @@ class Inbox {
  */
 const dial = (options: Options, link: Link): Effect.Effect<Inbox, Socket.SocketError> =>
   Effect.callback<Inbox, Socket.SocketError>((resume) => {
+    const inbox = new Inbox(options.highWaterMark)
     let c: Net.Socket
     try {
-      c = options.connect()
+      c = options.connect({ buffer: inbox.nextBuffer, callback: inbox.onRead })
     } catch (cause) {
       // Options Node refuses before dialling: an unreadable CA file, a
       // wrong key passphrase, an unknown cipher.
@@ -158,6 +259,7 @@ const dial = (options: Options, link: Link): Effect.Effect<Inbox, Socket.SocketE
       return
     }
     link.conn = c
+    inbox.conn = c
     let settled = false
     const timer = setTimeout(() => {
       if (settled) return
@@ -179,7 +281,7 @@ const dial = (options: Options, link: Link): Effect.Effect<Inbox, Socket.SocketE
       clearTimeout(timer)
       c.off("error", onOpenError)
       options.configure?.(c)
-      const inbox = new Inbox(c, options.highWaterMark)
+      // A socket dialled without `onread` (TLS) emits `data`; one with it does not.
       c.on("data", inbox.onData)
       c.on("end", inbox.onEnd)
       c.on("error", inbox.onError)
@@ -196,7 +298,7 @@ const dial = (options: Options, link: Link): Effect.Effect<Inbox, Socket.SocketE
 const reader = (options: Options, link: Link): Socket.Socket["reader"] =>
   Effect.map(
     Effect.acquireRelease(dial(options, link), (inbox) => Effect.sync(() => inbox.close())),
-    (inbox) => ({ pull: inbox.pull, upgrade: Socket.SocketUpgradeError.unsupported })
+    (inbox): DirectReader => ({ pull: inbox.pull, listen: inbox.listen, upgrade: Socket.SocketUpgradeError.unsupported })
   )
 
 // -----------------------------------------------------------------------------

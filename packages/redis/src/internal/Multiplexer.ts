@@ -7,8 +7,11 @@
  * one flush, which encodes the whole outbox into one buffer (or one list of
  * chunks, when arguments are large) and writes it once: from the flush
  * itself when the transport can write at once and the writer fiber is
- * parked, else by waking the writer fiber. The reader decodes replies incrementally
- * and resumes the head of the in-flight FIFO with an `Exit`. It also holds
+ * parked, else by waking the writer fiber. The read side decodes replies
+ * incrementally and resumes the head of the in-flight FIFO with an `Exit`:
+ * inside the transport's read callback when it pushes its reads
+ * (`Transport.DirectReader`, reading a large body straight into the
+ * decoder's buffer), else in a reader fiber that pulls. It also holds
  * the offline-queue policy (what a send does while the connection is down),
  * the resend rule applied to the in-flight FIFO when a session ends, and the
  * direct write path of the handshake (`exchange`).
@@ -27,8 +30,10 @@
  * whose caller has exited (`pollUnsafe`, a field read): a caller
  * interrupted before its command was written gets it dropped, at no cost
  * measurable per command; a canceler on the callback would have cost about
- * a third more CPU per command. Per read batch, one counter increment
- * (`reads`) feeds dead-peer detection. The state is the fields of one
+ * a third more CPU per command. Per read, one counter increment (`reads`)
+ * feeds dead-peer detection; with a pushing transport no fiber suspends per
+ * read, so a command sent alone suspends its caller's fiber and nothing
+ * else. The state is the fields of one
  * class and the hot path its methods, so per-command code reads its state
  * through `this` exactly as a closure reads its variables: no object,
  * closure, Effect or indirection per command beyond the above. docs/ARCHITECTURE.md ("What a
@@ -50,7 +55,7 @@ import * as Delivery from "../Delivery.ts"
 import * as RedisConfig from "../RedisConfig.ts"
 import * as RedisError from "../RedisError.ts"
 import * as Resp from "../Resp.ts"
-import { type Transport, writeNowOf } from "../Transport.ts"
+import { listenOf, type ReadSink, type Transport, writeNowOf } from "../Transport.ts"
 import { Fifo } from "./Fifo.ts"
 import { decodeReply } from "./replyDecoders.ts"
 
@@ -385,42 +390,90 @@ export class Multiplexer {
     if (!(reply instanceof Resp.RespError)) this.encoder.recycle(leases)
   }
 
-  private readonly onChunks = (chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, RedisError.RedisError> => {
+  /**
+   * Decodes one read and resumes the callers it answers. Each resumed
+   * caller runs on at once, inside this loop, and queues its next command
+   * before the next reply is dispatched. Returns the protocol error that
+   * ends the session, if the bytes (or a push handler) were bad.
+   */
+  private decode(chunk: Uint8Array): RedisError.RedisError | undefined {
     const decoder = this.decoder
     const pending = this.pending
-    // Read once per batch: per reply the test below costs what `&&` did.
+    // Read once per read: per reply the test below costs what `&&` did.
     const unsolicitedBinary = this.unsolicitedBinary
     this.reads++
     try {
-      for (let i = 0; i < chunks.length; i++) {
-        const chunk = chunks[i]
-        decoder.feed(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
-        while (true) {
-          const head = pending.peek()
-          const value = decoder.next(head !== undefined ? head.command.binary : unsolicitedBinary)
-          if (value === Resp.Incomplete) break
-          this.dispatch(value)
-        }
+      decoder.feed(chunk)
+      while (true) {
+        const head = pending.peek()
+        const value = decoder.next(head !== undefined ? head.command.binary : unsolicitedBinary)
+        if (value === Resp.Incomplete) break
+        this.dispatch(value)
       }
       // Nothing in flight and nothing queued (callers resumed above have
       // already queued their next commands): the connection is idle, and
       // keeps no buffers for large arguments.
       if (pending.length === 0 && this.outbox.length === 0) this.encoder.releaseBuffers()
-      return Effect.void
+      return undefined
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e)
-      return Effect.fail(
-        RedisError.make(new RedisError.ProtocolError({ message: `${message} (from ${this.address})` }), "Unknown")
-      )
+      return RedisError.make(new RedisError.ProtocolError({ message: `${message} (from ${this.address})` }), "Unknown")
     }
   }
 
-  /** The session's reader fiber: decodes and dispatches until the socket or the framing fails. */
-  readLoop(
-    pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError>
-  ): Effect.Effect<never, RedisError.RedisError> {
+  private readonly onChunks = (chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, RedisError.RedisError> => {
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]
+      const error = this.decode(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
+      if (error !== undefined) return Effect.fail(error)
+    }
+    return Effect.void
+  }
+
+  /** What ended a `listen` by returning `false` (a protocol error). */
+  private readFailure: RedisError.RedisError | undefined = undefined
+
+  // The push path (`Transport.DirectReader`): the transport's read callback
+  // runs the decoder, outside any fiber.
+  private readonly sink: ReadSink = {
+    onBytes: (chunk) => {
+      const error = this.decode(chunk)
+      if (error !== undefined) {
+        this.readFailure = error
+        return false
+      }
+      // The transport reuses the chunk's memory for its next read.
+      this.decoder.release()
+      return true
+    },
+    readTarget: () => this.decoder.readTarget(),
+    onTargetFilled: (n) => {
+      this.reads++
+      this.decoder.targetFilled(n)
+      return true
+    }
+  }
+
+  /**
+   * The session's read side, until the socket or the framing fails. With
+   * a transport that pushes its reads (`Transport.DirectReader`) the read
+   * callback decodes and dispatches, and the reader fiber stays parked for
+   * the whole session; otherwise the reader fiber pulls and decodes each
+   * batch (one suspension per batch).
+   */
+  readLoop(reader: Socket.Reader): Effect.Effect<never, RedisError.RedisError> {
+    const listen = listenOf(reader)
+    if (listen !== undefined) {
+      return Effect.suspend(() => {
+        this.readFailure = undefined
+        return Effect.flatMap(
+          Effect.mapError(listen(this.sink), (e) => socketFailure(this.endpoint, e, "Unknown")),
+          () => Effect.fail(this.readFailure ?? RedisError.make(connectionError(this.endpoint, "stopped reading"), "Unknown"))
+        )
+      })
+    }
     return Effect.forever(
-      Effect.flatMap(Effect.mapError(pull, (e) => socketFailure(this.endpoint, e, "Unknown")), this.onChunks),
+      Effect.flatMap(Effect.mapError(reader.pull, (e) => socketFailure(this.endpoint, e, "Unknown")), this.onChunks),
       { disableYield: true }
     )
   }
