@@ -1,7 +1,9 @@
 /**
  * The Node.js `Transport`: TCP, TLS and unix-socket connections over
- * `node:net` / `node:tls`, read in flowing mode (see `internal/socket.ts` for
- * why not `@effect/platform-node`'s `NodeSocket`).
+ * `node:net` / `node:tls`, each read handed on in the socket's own callback,
+ * plain TCP and unix sockets reading through Node's `onread` (see
+ * `internal/socket.ts` for how, and why not `@effect/platform-node`'s
+ * `NodeSocket`).
  *
  * It only dials. Handshake, framing and reconnects belong to `Connection`
  * in the core package.

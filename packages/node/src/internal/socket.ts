@@ -1,14 +1,18 @@
 /**
- * A `Socket` over a `net.Socket` / `tls.TLSSocket` that reads in flowing mode.
+ * A `Socket` over a `net.Socket` / `tls.TLSSocket` that reads as bytes arrive.
  *
  * `@effect/platform-node`'s NodeSocket reads in paused mode: it waits for
  * `readable` (emitted on the next tick) and calls `read()`, which on Node 24
  * concatenates everything buffered into one new Buffer. For Redis that is an
- * extra copy of every large reply and an extra tick per reply batch. Here each
- * `data` chunk is queued as it arrives and handed to the parked `pull` at
- * once, in the same callback; the decoder copies a large body exactly once,
- * into its final buffer. Backpressure: the socket is paused while more than
- * `highWaterMark` bytes wait unread, and resumed by the next `pull`.
+ * extra copy of every large reply and an extra tick per reply batch. Here
+ * each read is handed on in the socket's own callback: to a listening sink
+ * (`Transport.DirectReader`, how a connection reads: no fiber wakes per
+ * read), or queued for a parked `pull`. Plain TCP and unix sockets are
+ * dialled with Node's `onread`, so a listened socket reads into one buffer
+ * shared by the process, or straight into the buffer the sink names (the
+ * rest of a large reply body), and allocates nothing per read. Backpressure for `pull`: the
+ * socket is paused while more than `highWaterMark` bytes wait unread, and
+ * resumed by the next `pull`; a sink takes every read at once.
  *
  * It dials when the reader is acquired (so dial errors surface there, as the
  * `Transport` contract says) and does not support `upgrade`: TLS is chosen
@@ -64,9 +68,18 @@ export const make = (options: Options): Socket.Socket => {
 // the read side
 // -----------------------------------------------------------------------------
 
-// The size of the one buffer a plain TCP or unix socket reads into while
-// its bytes are pushed to a sink (Node's own reads allocate this much).
+// The size of the buffer plain TCP and unix sockets read into while their
+// bytes are pushed to a sink (Node's own reads allocate this much).
 const READ_BUFFER_SIZE = 64 * 1024
+
+// One buffer for every listened socket of the process. Safe because a read
+// and its callback are one synchronous step (libuv allocates, reads, then
+// calls back, for one socket at a time), and a sink copies what it keeps
+// before its callback returns: no byte of one read is alive when the next
+// read, of any socket, lands. So a connection holds no read buffer of its
+// own, idle or busy.
+let sharedReadBuffer: Uint8Array | undefined
+const readBuffer = (): Uint8Array => (sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE))
 
 /**
  * Unread chunks, their size, the parked pull, the listening sink and the
@@ -77,9 +90,9 @@ const READ_BUFFER_SIZE = 64 * 1024
  * arrive; `onData` hands them to a parked pull at once. `listen`
  * (`Transport.DirectReader`) hands each read to a sink inside the read
  * callback itself. A socket dialled with `onread` (plain TCP and unix
- * sockets) then reads every time into one reused buffer, or into the
- * buffer the sink names (a large reply's body), and allocates nothing per
- * read; while nobody listens it reads into a fresh buffer each time, since
+ * sockets) then reads every time into the process's one read buffer, or
+ * into the buffer the sink names (a large reply's body), and allocates
+ * nothing per read; while nobody listens it reads into a fresh buffer each time, since
  * queued chunks must not share memory.
  */
 class Inbox {
@@ -92,8 +105,6 @@ class Inbox {
   private error: Socket.SocketError | undefined = undefined
   conn: Net.Socket | undefined = undefined
   private readonly highWaterMark: number
-  /** The reused read buffer (onread only), allocated on the first listen. */
-  private scratch: Uint8Array | undefined = undefined
   /** The sink's buffer the pending read goes to, if it named one. */
   private target: Uint8Array | undefined = undefined
 
@@ -129,7 +140,7 @@ class Inbox {
     if (sink !== undefined) return sink.onBytes(chunk) || this.stop()
     // A chunk of the reused buffer (read just after a sink stopped) is
     // copied before it waits in the queue.
-    this.queue.push(chunk.buffer === this.scratch?.buffer ? new Uint8Array(chunk) : chunk)
+    this.queue.push(chunk.buffer === sharedReadBuffer?.buffer ? new Uint8Array(chunk) : chunk)
     this.queued += chunk.length
     if (this.queued > this.highWaterMark && this.waiter === undefined && !this.paused) {
       this.paused = true
@@ -148,7 +159,7 @@ class Inbox {
     }
     const target = sink.readTarget()
     this.target = target
-    return target ?? (this.scratch ??= Buffer.allocUnsafe(READ_BUFFER_SIZE))
+    return target ?? readBuffer()
   }
 
   /** `onread.callback`: `n` bytes were read into `buf`. */
