@@ -10,9 +10,10 @@
  * read), or queued for a parked `pull`. Plain TCP and unix sockets are
  * dialled with Node's `onread`, so a listened socket reads into one buffer
  * shared by the process, or straight into the buffer the sink names (the
- * rest of a large reply body), and allocates nothing per read. Backpressure for `pull`: the
- * socket is paused while more than `highWaterMark` bytes wait unread, and
- * resumed by the next `pull`; a sink takes every read at once.
+ * rest of a large reply body), and allocates nothing per read.
+ * Backpressure for `pull`: the socket is paused while more than
+ * `highWaterMark` bytes wait unread, and resumed by the next `pull`; a sink
+ * takes every read at once.
  *
  * It dials when the reader is acquired (so dial errors surface there, as the
  * `Transport` contract says) and does not support `upgrade`: TLS is chosen
@@ -92,8 +93,8 @@ const readBuffer = (): Uint8Array => (sharedReadBuffer ??= Buffer.allocUnsafe(RE
  * callback itself. A socket dialled with `onread` (plain TCP and unix
  * sockets) then reads every time into the process's one read buffer, or
  * into the buffer the sink names (a large reply's body), and allocates
- * nothing per read; while nobody listens it reads into a fresh buffer each time, since
- * queued chunks must not share memory.
+ * nothing per read; while nobody listens it reads into a fresh buffer each
+ * time, since queued chunks must not share memory.
  */
 class Inbox {
   private queue: Array<Uint8Array> = []

@@ -33,11 +33,11 @@
  * a third more CPU per command. Per read, one counter increment (`reads`)
  * feeds dead-peer detection; with a pushing transport no fiber suspends per
  * read, so a command sent alone suspends its caller's fiber and nothing
- * else. The state is the fields of one
- * class and the hot path its methods, so per-command code reads its state
- * through `this` exactly as a closure reads its variables: no object,
- * closure, Effect or indirection per command beyond the above. docs/ARCHITECTURE.md ("What a
- * command may cost") prices each Effect construct on this path; anything
+ * else. The state is the fields of one class and the hot path its methods,
+ * so per-command code reads its state through `this` exactly as a closure
+ * reads its variables: no object, closure, Effect or indirection per
+ * command beyond the above. docs/ARCHITECTURE.md ("What a command may
+ * cost") prices each Effect construct on this path; anything
  * per command beyond this costs 0.1–5 µs against a budget of about 1.9 µs.
  *
  * @internal
