@@ -4,7 +4,7 @@
  * real cluster-enabled servers, with `redis-cli --cluster check` as the
  * independent oracle after every change. One cluster of 3 primaries is
  * broken by hand (a half-done migration, a migration that never reached its
- * target, slots nobody serves) and fixed.
+ * target, slots nobody serves, a slot only its owner dropped) and fixed.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeTransport from "@redis-effect/node/NodeTransport"
@@ -154,6 +154,35 @@ describe("ClusterAdmin repair and inspection", () => {
         yield* expectCliOk(seed)
         // Nothing left to fix: no action.
         assert.strictEqual((yield* ClusterAdmin.fix({ node: seed })).actions.length, 0)
+      }).pipe(Effect.provide(NodeTransport.layer)), { timeout: 60_000 })
+
+    it.effect("a slot only its owner dropped: check from every node reports it uncovered, as redis-cli does; fix gives it back", () =>
+      Effect.gen(function*() {
+        const servers = yield* Servers
+        const seed = addressOf(servers.nodes[0]!)
+        const report = yield* ClusterAdmin.checkOrFail(seed)
+        // An owner other than the seed, so the seed still names it.
+        const owner = report.primaries.find((p) => p.address !== seed)!
+        const slot = insideWidest(owner.ranges)
+        const keys = keysInSlot(ClusterSlot.keyslot, slot, 2, "dropped")
+        for (const k of keys) yield* serverAt(servers, owner.address).cli("SET", k, k)
+        yield* serverAt(servers, owner.address).cli("CLUSTER", "DELSLOTS", String(slot))
+        for (const p of report.primaries) {
+          const cli = yield* redisCliCheck(p.address)
+          assert.match(cli.output, /Not all 16384 slots are covered/, p.address)
+          const ours = yield* ClusterAdmin.check(p.address)
+          assert.isFalse(ours.ok, p.address)
+          const uncovered = ours.problems.find((x) => x._tag === "UncoveredSlots")
+          assert.deepStrictEqual(uncovered?._tag === "UncoveredSlots" ? uncovered.ranges : undefined, [[slot, slot]], p.address)
+        }
+        const fixed = yield* ClusterAdmin.fix({ node: seed })
+        console.log("fix:", fixed.actions.map((a) => a.message))
+        assert.isTrue(fixed.report.ok, JSON.stringify(fixed.report.problems))
+        const after = yield* ClusterAdmin.checkOrFail(seed)
+        const ownerOf = after.primaries.find((p) => p.ranges.some(([x, y]) => slot >= x && slot <= y))!
+        assert.strictEqual(ownerOf.id, owner.id, "given back to the node holding its keys")
+        assert.strictEqual(yield* serverAt(servers, owner.address).cli("CLUSTER", "COUNTKEYSINSLOT", String(slot)), "2")
+        yield* expectCliOk(seed)
       }).pipe(Effect.provide(NodeTransport.layer)), { timeout: 60_000 })
 
     it.effect("reshard reports progress as a Stream ending with its result", () =>

@@ -362,7 +362,9 @@ const entryAddress = (e: NodeEntry, fallback: string): string => (e.host === "" 
 /**
  * Builds the check report from the seed's view and the views of every node
  * it lists. The seed's view is the reference; every other answering node
- * must agree with it on who owns each slot and on which nodes exist.
+ * must agree with it on who owns each slot and on which nodes exist. A slot
+ * is covered when a primary claims it in its own view (or, for a primary
+ * that did not answer, when the reference names it).
  *
  * @internal
  */
@@ -391,10 +393,18 @@ export const buildReport = (seed: string, views: ReadonlyArray<NodeView>): Check
   const addressOf = new Map(nodes.map((e) => [e.id, entryAddress(e, seed)] as const))
   const nameOf = (id: string) => addressOf.get(id) ?? id
 
-  // Coverage, in the reference view.
+  // Coverage as redis-cli counts it: by what each primary claims in its own
+  // view (its `myself` line). A slot its owner dropped is uncovered even
+  // while the other nodes (the seed among them) still name that owner; a
+  // primary that did not answer counts by the reference view.
   const refOwner = ownerTable(reference)
+  const claimed = ownerTable([...own.values()])
   const uncovered: Array<number> = []
-  for (let s = 0; s < SLOTS; s++) if (refOwner[s] === undefined) uncovered.push(s)
+  for (let s = 0; s < SLOTS; s++) {
+    if (claimed[s] !== undefined) continue
+    const named = refOwner[s]
+    if (named === undefined || own.has(named)) uncovered.push(s)
+  }
   if (uncovered.length > 0) {
     const ranges = toRanges(uncovered)
     problems.push({
