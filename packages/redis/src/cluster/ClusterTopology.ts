@@ -183,6 +183,40 @@ const reader = (options: TopologyOptions) => {
     return undefined
   }
 
+  // One round: every node of `round` asked at once. It ends as soon as a
+  // majority of the round has given the same acceptable view (2 of 3), and
+  // the queries still running are interrupted: a refresh does not wait for
+  // its slowest node (a stopped or starved one would hold it for its whole
+  // timeout). Otherwise it ends when every query has. Every query is started
+  // before the round can end (each fork runs at once up to its first wait),
+  // so a round always asks all of its nodes. Entries of queries cut short
+  // stay undefined.
+  const askRound = (round: ReadonlyArray<Address>) =>
+    Effect.scoped(Effect.gen(function*() {
+      const exits = new Array<Exit.Exit<View.View, RedisError.RedisError> | undefined>(round.length)
+      const need = Math.floor(round.length / 2) + 1
+      const votes = new Map<string, number>()
+      let settled = 0
+      const done = Deferred.makeUnsafe<void>()
+      for (let j = 0; j < round.length; j++) {
+        yield* Effect.forkScoped(Effect.flatMap(Effect.exit(options.query(round[j])), (exit) =>
+          Effect.sync(() => {
+            exits[j] = exit
+            settled++
+            let agreed = false
+            if (Exit.isSuccess(exit) && acceptable(exit.value) === undefined) {
+              const key = View.signature(exit.value)
+              const count = (votes.get(key) ?? 0) + 1
+              votes.set(key, count)
+              agreed = count >= need
+            }
+            if (agreed || settled === round.length) Deferred.doneUnsafe(done, Exit.void)
+          })), { startImmediately: true })
+      }
+      yield* Deferred.await(done)
+      return exits
+    }))
+
   // Asks nodes in rounds of `sampleSize` until at least one acceptable view
   // comes back; returns the consensus of the views of that round.
   return (snapshot: Snapshot | undefined): Effect.Effect<View.View, RedisError.RedisError> =>
@@ -191,9 +225,10 @@ const reader = (options: TopologyOptions) => {
       const failures: Array<string> = []
       for (let i = 0; i < list.length; i += sampleSize) {
         const round = list.slice(i, i + sampleSize)
-        const exits = yield* Effect.forEach(round, (a) => Effect.exit(options.query(a)), { concurrency: "unbounded" })
+        const exits = yield* askRound(round)
         const views: Array<View.View> = []
         exits.forEach((exit, j) => {
+          if (exit === undefined) return
           if (Exit.isSuccess(exit)) {
             const why = acceptable(exit.value)
             if (why === undefined) views.push(exit.value)

@@ -237,6 +237,43 @@ describe("ClusterTopology consensus", () => {
       }
     }))
 
+  it.effect("a round ends once a majority agrees: the slowest node is not waited for, its query is interrupted", () =>
+    Effect.gen(function*() {
+      let interrupted = false
+      const { fake, topology } = yield* makeTopology(
+        [7001, 7002, 7003],
+        (a) =>
+          a.port === 7003
+            ? Effect.onInterrupt(Effect.never, () => Effect.sync(() => { interrupted = true }))
+            // Answers after a turn of the scheduler, as a socket would.
+            : Effect.as(Effect.yieldNow, split(7001, 7002)),
+        { sampleSize: 3 }
+      )
+      // No clock moved: the stopped node held nothing.
+      assert.deepStrictEqual(topology.current().view, split(7001, 7002))
+      assert.strictEqual(fake.calls.length, 3)
+      assert.isTrue(interrupted, "the straggler's query was interrupted")
+    }))
+
+  it.effect("without a majority so far the round waits for its slower nodes, which then decide", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(makeTopology(
+        [7001, 7002, 7003],
+        (a) =>
+          a.port === 7001
+            ? Effect.succeed(whole(7001))
+            : a.port === 7002
+            ? Effect.succeed(split(7001, 7002))
+            : Effect.as(Effect.sleep("2 seconds"), split(7001, 7002)),
+        { sampleSize: 3 }
+      ))
+      yield* settle
+      assert.isUndefined(fiber.pollUnsafe(), "1 vote against 1: the third is awaited")
+      yield* TestClock.adjust("2 seconds")
+      const { topology } = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(topology.current().view, split(7001, 7002))
+    }))
+
   it.effect("failures in a round do not vote; a round with no usable view moves on to the next round", () =>
     Effect.gen(function*() {
       // sampleSize 2 over 4 nodes: whichever round holds 7004 decides.
