@@ -7,7 +7,8 @@
  * are single-flight (callers that ask while one runs share its result) and
  * rate-limited; each asks several nodes (`CLUSTER SHARDS`, falling back to
  * `CLUSTER SLOTS`) and a pure consensus function picks the view most of them
- * report. Startup nodes are shuffled with the last failing node tried last,
+ * report; a round ends as soon as a majority of its nodes agree, without
+ * waiting for a slow or stopped one. Startup nodes are shuffled with the last failing node tried last,
  * so many clients do not stampede one node. Every finished refresh is
  * published on `refreshes` with its trigger and the snapshots before and
  * after it (the cluster's topology events are derived from these).
