@@ -279,6 +279,21 @@ const recordingSink = (options: { readonly stopAfter?: number } = {}) => {
   }
 }
 
+/**
+ * A server whose one peer socket is handed back (after it `greets` with
+ * some bytes, if given), and this socket's reader, which can `listen`.
+ */
+const peerAndReader = (greeting?: string) =>
+  Effect.gen(function*() {
+    let peer: Net.Socket | undefined
+    const port = yield* server((s) => {
+      peer = s
+      if (greeting !== undefined) s.write(greeting)
+    })
+    const reader = (yield* socketTo(port).reader) as DirectReader
+    return { reader, peer: () => peer! }
+  })
+
 describe("FlowingSocket: listen (the push path)", () => {
   for (const dataEvents of [false, true]) {
     const how = dataEvents ? "`data` events (as TLS)" : "`onread`"
@@ -306,17 +321,12 @@ describe("FlowingSocket: listen (the push path)", () => {
 
   it.live("bytes that arrived before listen come first, in order", () =>
     Effect.scoped(Effect.gen(function*() {
-      let peer: Net.Socket | undefined
-      const port = yield* server((s) => {
-        peer = s
-        s.write("one,")
-      })
-      const reader = (yield* socketTo(port).reader) as DirectReader
+      const { peer, reader } = yield* peerAndReader("one,")
       yield* Effect.sleep("50 millis")
       const recorder = recordingSink()
       const fiber = yield* Effect.forkChild(reader.listen(recorder.sink))
       yield* Effect.sleep("10 millis")
-      peer!.end("two")
+      peer().end("two")
       const exit = yield* Fiber.await(fiber)
       assert.strictEqual(reasonOf(exit)._tag, "SocketCloseError")
       assert.strictEqual(Buffer.concat(recorder.received).toString(), "one,two")
@@ -324,18 +334,13 @@ describe("FlowingSocket: listen (the push path)", () => {
 
   it.live("a sink that stops ends listen; later bytes wait for pull, intact", () =>
     Effect.scoped(Effect.gen(function*() {
-      let peer: Net.Socket | undefined
-      const port = yield* server((s) => {
-        peer = s
-        s.write("first")
-      })
-      const reader = (yield* socketTo(port).reader) as DirectReader
+      const { peer, reader } = yield* peerAndReader("first")
       const recorder = recordingSink({ stopAfter: 1 })
       yield* reader.listen(recorder.sink)
       assert.strictEqual(Buffer.concat(recorder.received).toString(), "first")
-      peer!.write("second")
+      peer().write("second")
       yield* Effect.sleep("20 millis")
-      peer!.write("third")
+      peer().write("third")
       yield* Effect.sleep("20 millis")
       const chunks = yield* reader.pull
       assert.strictEqual(Buffer.concat(chunks as ReadonlyArray<Uint8Array>).toString(), "secondthird")
@@ -343,18 +348,14 @@ describe("FlowingSocket: listen (the push path)", () => {
 
   it.live("an interrupted listen detaches its sink: pull gets what comes next", () =>
     Effect.scoped(Effect.gen(function*() {
-      let peer: Net.Socket | undefined
-      const port = yield* server((s) => {
-        peer = s
-      })
-      const reader = (yield* socketTo(port).reader) as DirectReader
+      const { peer, reader } = yield* peerAndReader()
       const recorder = recordingSink()
       const fiber = yield* Effect.forkChild(reader.listen(recorder.sink))
       yield* Effect.sleep("20 millis")
-      peer!.write("to the sink")
+      peer().write("to the sink")
       yield* Effect.sleep("20 millis")
       yield* Fiber.interrupt(fiber)
-      peer!.write("to pull")
+      peer().write("to pull")
       const chunks = yield* reader.pull
       assert.strictEqual(Buffer.concat(recorder.received).toString(), "to the sink")
       assert.strictEqual(Buffer.concat(chunks as ReadonlyArray<Uint8Array>).toString(), "to pull")
