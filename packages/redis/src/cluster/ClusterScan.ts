@@ -5,8 +5,9 @@
  * SCAN has no cluster-wide cursor, and keys move while a reshard runs. The
  * walk tracks slots: each primary is scanned for the slots it owned when its
  * walk began, and a slot counts as done only when, at the end of that walk,
- * the same node still owns it and is not migrating it (`CLUSTER NODES` of
- * that node shows its migrating slots). Slots that moved or were migrating
+ * that node's own `CLUSTER NODES` line still claims it and does not show it
+ * migrating. The node's own line, not the topology: the topology is what a
+ * majority of nodes believe, and they learn of a finished move by gossip. Slots that moved or were migrating
  * are scanned again on their owner in the next round. Keys emitted from a
  * slot that is not settled yet are remembered, per slot, so a key that moved
  * is not emitted twice (nor one that SCAN itself repeats); a slot's keys are
@@ -21,7 +22,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as Address from "../Address.ts"
+import type * as Address from "../Address.ts"
 import type { Command } from "../Command.ts"
 import * as Cmd from "../Command.ts"
 import * as Commands from "../Commands.ts"
@@ -74,6 +75,15 @@ export const migratingSlots = (entries: ReadonlyArray<View.NodeEntry>): Set<numb
 }
 
 /**
+ * Whether a node's `CLUSTER NODES` line claims the slot.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const ownsSlot = (entry: View.NodeEntry, slot: number): boolean =>
+  entry.slots.some(([low, high]) => slot >= low && slot <= high)
+
+/**
  * Builds the cluster-wide SCAN over one send per page and the topology.
  *
  * @category constructors
@@ -111,15 +121,18 @@ export const make = (io: {
       for (const [index, slots] of byShard) state.queue.push({ primary: table.shards[index].primary, slots, cursor: "0" })
     })
 
-  // The walk of one node is over: which of its slots are settled?
+  // The walk of one node is over: which of its slots are settled? Only the
+  // walked node's own `CLUSTER NODES` line answers that. The topology's view
+  // is a majority of nodes, which may not have heard yet that the slot moved
+  // away during the walk (the resharder tells the source and target first,
+  // gossip tells the rest); trusting it loses the keys that moved.
   const settle = (state: State, walk: Walk): Effect.Effect<void, RedisError.RedisError> =>
     Effect.gen(function*() {
-      const after = yield* topology.refresh("manual")
-      const migrating = migratingSlots(yield* send(walk.primary, clusterNodes))
-      const me = Address.format(walk.primary)
+      const myself = (yield* send(walk.primary, clusterNodes)).find((e) => e.myself)
+      if (myself === undefined) return
+      const migrating = new Set(myself.migrating.map((m) => m.slot))
       for (const slot of walk.slots) {
-        const owner = after.table.owner[slot]
-        if (owner >= 0 && Address.format(after.table.shards[owner].primary) === me && !migrating.has(slot)) {
+        if (ownsSlot(myself, slot) && !migrating.has(slot)) {
           state.done.add(slot)
           state.seen.delete(slot)
         }
