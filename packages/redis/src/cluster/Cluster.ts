@@ -316,7 +316,6 @@ export const make = (
       route: routeOf(topology, router),
       patchSlot: topology.patchSlot,
       requestRefresh: topology.requestRefresh,
-      refresh: topology.refresh,
       remap,
       retry: options.retry ?? defaultRetry,
       maxRedirects: options.maxRedirects ?? 5,

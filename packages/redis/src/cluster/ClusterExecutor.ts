@@ -18,7 +18,7 @@
  * once, and what still fails but may be resent goes again on its own.
  *
  * The I/O is function fields (`send`, `sendAll`, `dedicated`, `route`,
- * `patchSlot`, `requestRefresh`, `refresh`): the loop is tested with a fake
+ * `patchSlot`, `requestRefresh`): the loop is tested with a fake
  * `send` and the `TestClock`. Nothing here knows how nodes are connected,
  * what the topology is, or where keyless commands fan out.
  *
@@ -64,8 +64,6 @@ export interface Io {
   readonly patchSlot: (slot: number, address: Address.Address) => void
   /** Asks for a topology refresh without waiting. */
   readonly requestRefresh: (trigger: ClusterTopology.Trigger) => void
-  /** Refreshes the topology and waits for it. */
-  readonly refresh: (trigger: ClusterTopology.Trigger) => Effect.Effect<unknown, RedisError.RedisError>
   /** Rewrites the address a redirect names (NAT); the identity by default. */
   readonly remap?: ((address: Address.Address) => Address.Address) | undefined
   /** The retry of what `Delivery.decide` calls `Retry`. */
@@ -327,7 +325,7 @@ const pipeline = (s: Shared): Executor["executeAll"] => {
 
 // A dedicated connection on the slot of some keys, following ASK and MOVED.
 const dedicatedOn = (s: Shared): Executor["withDedicated"] => {
-  const { dedicated, refresh, remap, requestRefresh, route } = s
+  const { dedicated, onMoved, remap, requestRefresh, route } = s
   return <A, E, R>(
     keys: ReadonlyArray<Arg>,
     f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
@@ -348,8 +346,10 @@ const dedicatedOn = (s: Shared): Executor["withDedicated"] => {
     // before MULTI holds for the whole transaction (the server keeps the
     // flag while the client is in MULTI), so a queued transaction or a
     // blocking command runs there in full; nothing ran on the source. A slot
-    // that moved is refused as a whole (MOVED at queue time): refresh and
-    // run once more on the new owner.
+    // that moved is refused as a whole (MOVED at queue time): run once more
+    // on the owner the MOVED names, patched like any MOVED. Not on the owner
+    // a refresh would give: a refresh is what most of the sampled nodes
+    // believe, and they may not have heard of the move yet.
     return Effect.catchIf(
       once,
       (e): e is RedisError.RedisError =>
@@ -359,7 +359,10 @@ const dedicatedOn = (s: Shared): Executor["withDedicated"] => {
           requestRefresh("ask")
           return dedicated(remap({ host: e.reason.host, port: e.reason.port }), (c) => f(asking(c)))
         }
-        return Effect.andThen(refresh("moved"), once)
+        const reason = e.reason as RedisError.Moved
+        const target = remap({ host: reason.host, port: reason.port })
+        onMoved(reason.slot, target)
+        return dedicated(target, f)
       }
     )
   }
