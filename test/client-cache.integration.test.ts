@@ -7,17 +7,18 @@
  *
  * The checker: every key starts at "0" and a writer on another client (no
  * cache) sets each to "1" exactly once, in random order, while readers read
- * random keys through the cache. A read that returned "0" is **stale** when
- * it began after the write of "1" was acknowledged (plus `GRACE`) and after
- * that write's invalidation could have reached the reader: an invalidation
- * of the key (or a flush) arrived after the write was sent, or the reader's
- * connection had dropped before the read (the server then forgot what it
- * tracked, so no invalidation will ever come for what was cached before:
- * the cache must have forgotten it too). Each key changes once, so no
- * earlier write's late invalidation can be mistaken for this one's.
- * `GRACE` (20 ms) only keeps a reader that has not yet processed the push
- * from counting; a cache that misses an invalidation or a dropped session
- * serves the old value for seconds (until `ttl`).
+ * random keys through the cache (three GET one key at a time, one MGETs
+ * three: the cache serves MGET key by key). A read that returned "0" is
+ * **stale** when it began after the write of "1" was acknowledged (plus
+ * `GRACE`) and after that write's invalidation could have reached the
+ * reader: an invalidation of the key (or a flush) arrived after the write
+ * was sent, or the reader's connection had dropped before the read (the
+ * server then forgot what it tracked, so no invalidation will ever come for
+ * what was cached before: the cache must have forgotten it too). Each key
+ * changes once, so no earlier write's late invalidation can be mistaken for
+ * this one's. `GRACE` (20 ms) only keeps a reader that has not yet
+ * processed the push from counting; a cache that misses an invalidation or
+ * a dropped session serves the old value for seconds (until `ttl`).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeClient from "@redis-effect/node/NodeClient"
@@ -149,6 +150,8 @@ const staleCheck = (
     readonly invalidations: { listener: (keys: ReadonlyArray<string> | null) => void }
     readonly keys: ReadonlyArray<string>
     readonly fault: Effect.Effect<unknown, unknown>
+    /** A cluster: the keys of one MGET share a slot. */
+    readonly cluster?: boolean
   }
 ) =>
   Effect.gen(function*() {
@@ -172,31 +175,58 @@ const staleCheck = (
     let stale = 0
     let readErrors = 0
     const staleExamples: Array<string> = []
-    const readerFiber = Effect.gen(function*() {
-      while (!stop.done) {
-        // A hit completes without waiting: let the writer and the fault run.
-        if (reads % 16 === 0) yield* Effect.yieldNow
-        const k = keys[Math.floor(Math.random() * keys.length)]!
-        const start = performance.now()
-        const exit = yield* Effect.exit(reader.get(k))
-        reads++
-        if (Exit.isFailure(exit)) {
-          readErrors++
-          yield* Effect.sleep("5 millis")
-          continue
-        }
-        if (Option.getOrUndefined(exit.value) !== "0") continue
-        const acked = ackAt.get(k)
-        const sent = sentAt.get(k)
-        if (acked === undefined || sent === undefined || acked + GRACE >= start) continue
-        const inval = invalidatedAt.get(k)
-        if ((inval !== undefined && inval < start) || droppedAt < start) {
-          stale++
-          if (staleExamples.length < 5) staleExamples.push(`${k}: read at +${Math.round(start - acked)} ms after the ack`)
-        }
+    // A read of `k` that returned `value` and began at `start`: stale?
+    const check = (k: string, value: string | undefined, start: number) => {
+      if (value !== "0") return
+      const acked = ackAt.get(k)
+      const sent = sentAt.get(k)
+      if (acked === undefined || sent === undefined || acked + GRACE >= start) return
+      const inval = invalidatedAt.get(k)
+      if ((inval !== undefined && inval < start) || droppedAt < start) {
+        stale++
+        if (staleExamples.length < 5) staleExamples.push(`${k}: read at +${Math.round(start - acked)} ms after the ack`)
       }
-    })
-    const readers = yield* Effect.forkChild(Effect.all(Array.from({ length: 4 }, () => readerFiber), { concurrency: "unbounded" }))
+    }
+    const pick = () => keys[Math.floor(Math.random() * keys.length)]!
+    const bySlot = Map.groupBy(keys, (k) => ClusterSlot.keyslot(k))
+    const pickMget = (): Array<string> => {
+      if (options.cluster !== true) return [pick(), pick(), pick()]
+      const group = bySlot.get(ClusterSlot.keyslot(pick()))!
+      return [0, 1, 2].map(() => group[Math.floor(Math.random() * group.length)]!)
+    }
+    // Three readers GET one key, one MGETs three (served key by key).
+    const readerFiber = (mget: boolean) =>
+      Effect.gen(function*() {
+        while (!stop.done) {
+          // A hit completes without waiting: let the writer and the fault run.
+          if (reads % 16 === 0) yield* Effect.yieldNow
+          const start = performance.now()
+          if (mget) {
+            const ks = pickMget()
+            const exit = yield* Effect.exit(reader.mget(ks))
+            reads += ks.length
+            if (Exit.isFailure(exit)) {
+              readErrors++
+              yield* Effect.sleep("5 millis")
+              continue
+            }
+            ks.forEach((k, i) => check(k, Option.getOrUndefined(exit.value[i]!), start))
+          } else {
+            const k = pick()
+            const exit = yield* Effect.exit(reader.get(k))
+            reads++
+            if (Exit.isFailure(exit)) {
+              readErrors++
+              yield* Effect.sleep("5 millis")
+              continue
+            }
+            check(k, Option.getOrUndefined(exit.value), start)
+          }
+        }
+      })
+    const readers = yield* Effect.forkChild(
+      Effect.all([false, false, false, true].map(readerFiber), { concurrency: "unbounded" })
+    )
     const order = [...keys].sort(() => Math.random() - 0.5)
     const writes = yield* Effect.forkChild(Effect.forEach(order, (k) =>
       Effect.gen(function*() {
@@ -227,8 +257,9 @@ const staleCheck = (
       readErrors
     }
     console.log(`[client cache, ${label}] fault took ${faultMillis} ms; ${JSON.stringify(result)}${stale > 0 ? ` e.g. ${staleExamples.join("; ")}` : ""}`)
-    // Every key now reads "1" through the cache.
+    // Every key now reads "1" through the cache, by GET and by MGET.
     for (const k of keys) assert.deepStrictEqual(yield* reader.get(k), Option.some("1"), k)
+    for (const ks of bySlot.values()) assert.deepStrictEqual(yield* reader.mget(ks), ks.map(() => Option.some("1")))
     return result
   })
 
@@ -283,7 +314,15 @@ describe("stale-read checker", () => {
           yield* cluster.migrateSlots({ from, to: from.port === a!.port ? b! : a!, slots: [slot], pipeline: 5 })
         }
       })
-      const result = yield* staleCheck("cluster, live migration of 20 slots", { reader, writer, cache, invalidations, keys, fault: migrate })
+      const result = yield* staleCheck("cluster, live migration of 20 slots", {
+        reader,
+        writer,
+        cache,
+        invalidations,
+        keys,
+        fault: migrate,
+        cluster: true
+      })
       expectNoStale(result, keys.length)
     }).pipe(Effect.scoped), 180_000)
 

@@ -40,10 +40,18 @@
  * `broadcast` mode only keys under the given prefixes are cached (the
  * server invalidates nothing else).
  *
- * It does not cache inside transactions or on dedicated connections (they
- * are not tracked), does not split MGET into per-key entries, and needs
- * RESP3 on the tracked connections (a RESP2 session fails its handshake
- * with `NotSupported`).
+ * MGET is cached per key (`cacheMget`): each key is served from its own
+ * entry, or from the key's GET entry (GET and MGET agree wherever GET
+ * succeeds), and one MGET of the keys that missed goes to the server. The
+ * per-key entries are MGET's own: MGET reads a key of another type as nil
+ * where GET fails with WRONGTYPE, so a GET is never served from them. The
+ * rules above hold per key: an invalidation of one key while the MGET is in
+ * flight leaves that key uncached, the others cached.
+ *
+ * It does not cache inside transactions, pipelines (`sendAll`) or on
+ * dedicated connections (they are not tracked), and needs RESP3 on the
+ * tracked connections (a RESP2 session fails its handshake with
+ * `NotSupported`).
  *
  * @since 0.1.0
  */
@@ -95,7 +103,9 @@ export interface Options {
  * @since 0.1.0
  */
 export interface Stats {
+  /** Reads served from memory; an MGET counts one per key. */
   readonly hits: number
+  /** Reads sent to the server; an MGET counts one per key it sent. */
   readonly misses: number
   /** Keys invalidated by the server (a flush counts once). */
   readonly invalidations: number
@@ -415,6 +425,29 @@ export const isCacheable = (command: Command<unknown>): boolean =>
   !NONDETERMINISTIC.has(command.name)
 
 /**
+ * Whether an MGET may be served key by key from the cache: a plain MGET
+ * (not `uncached`) of string keys.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isCacheableMget = (command: Command<unknown>): boolean =>
+  command.name === "MGET" && (command.flags & UNCACHEABLE) === 0 && command.invalid === undefined &&
+  command.keys.length > 0 && command.args.length === command.keys.length + 1 &&
+  command.keys.every((k) => typeof k === "string")
+
+// The entry of one key of an MGET: an argv the server never sees, so that
+// no command's entry (a GET's, a one-key MGET's, whose reply is an array)
+// is mistaken for it.
+const MGET_ELEMENT = "\u0000MGET"
+
+const elementOf = (key: string, binary: boolean): Command<unknown> =>
+  Cmd.unsafeMake("MGET", [MGET_ELEMENT, key], [key], Cmd.Flags.READONLY, Cmd.Reply.raw, binary)
+
+const getOf = (key: string, binary: boolean): Command<unknown> =>
+  Cmd.unsafeMake("GET", ["GET", key], [key], Cmd.Flags.READONLY, Cmd.Reply.raw, binary)
+
+/**
  * A copy of `command` that is never served from the cache nor kept in it.
  *
  * @category combinators
@@ -494,6 +527,11 @@ export const track = (cache: ClientCache): Tracked => {
     for (const p of options.prefixes ?? []) trackingArgs.push("PREFIX", p)
   }
   const prefixes = store.prefixes
+  let flightSeq = 0
+  // A key the cache may hold: under a tracked prefix (broadcast mode), and
+  // well-formed UTF-16 (the server names invalidated keys in UTF-8).
+  const keyCacheable = (key: string): boolean =>
+    (prefixes === undefined || prefixes.some((p) => key.startsWith(p))) && key.isWellFormed()
 
   const onConnect = (session: RedisConfig.ConnectSession) =>
     Effect.suspend(() => {
@@ -532,10 +570,14 @@ export const track = (cache: ClientCache): Tracked => {
 
   const wrap = (connection: Connection.Connection): Connection.Connection => {
     const send = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
+      if (command.name === "MGET") {
+        return isCacheableMget(command) && (command.keys as ReadonlyArray<string>).every(keyCacheable)
+          ? Effect.suspend(() => cachedMget(command))
+          : connection.send(command)
+      }
       if (!isCacheable(command)) return connection.send(command)
       const key = command.keys[0] as string
-      if (prefixes !== undefined && !prefixes.some((p) => key.startsWith(p))) return connection.send(command)
-      if (!key.isWellFormed()) return connection.send(command)
+      if (!keyCacheable(key)) return connection.send(command)
       // Looked up when it runs, not when it is built: a retry runs the same
       // effect again, and must see the cache (and register its flight) anew.
       return Effect.suspend(() => cached(command, key))
@@ -587,6 +629,74 @@ export const track = (cache: ClientCache): Tracked => {
         (reply) => decodeReply(command, reply)
       )
     }
+    // MGET, key by key: hits from the cache, one MGET of the misses.
+    const cachedMget = <A>(command: Command<A>): Effect.Effect<A, RedisError.RedisError> => {
+      const session = current
+      if (session === undefined) return connection.send(command)
+      const keys = command.keys as ReadonlyArray<string>
+      const binary = command.binary
+      const now = Date.now()
+      const replies = new Array<RespValue>(keys.length)
+      const missing: Array<number> = []
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!
+        const entry = store.lookup(session, key, elementOf(key, binary), now) ??
+          store.lookup(session, key, getOf(key, binary), now)
+        if (entry === undefined) missing.push(i)
+        else replies[i] = entry.reply
+      }
+      store.hits += keys.length - missing.length
+      store.misses += missing.length
+      if (missing.length === 0) return decodeReply(command, replies)
+      // One flight per missing key, joined by nobody: it only learns whether
+      // an invalidation of its key arrived while the MGET was out.
+      const tag = `${session.id}\u0001mget${flightSeq++}`
+      const flights = missing.map((i) => {
+        const key = keys[i]!
+        const flight: Flight = { dirty: false, waiters: [] }
+        let byKey = store.flights.get(key)
+        if (byKey === undefined) store.flights.set(key, byKey = new Map())
+        byKey.set(tag, flight)
+        return flight
+      })
+      const missingKeys = missing.map((i) => keys[i]!)
+      const raw = Cmd.unsafeMake("MGET", ["MGET", ...missingKeys], missingKeys, command.flags, Cmd.Reply.raw, binary)
+      return Effect.flatMap(
+        Effect.onExit(connection.send(raw), (exit) =>
+          Effect.sync(() => {
+            for (let j = 0; j < missing.length; j++) {
+              const key = missingKeys[j]!
+              const own = store.flights.get(key)
+              if (own?.get(tag) === flights[j]) {
+                own.delete(tag)
+                if (own.size === 0) store.flights.delete(key)
+              }
+            }
+            if (Exit.isSuccess(exit)) {
+              const values = exit.value
+              if (!Array.isArray(values) || values.length !== missing.length) return
+              const keep = session.alive && current === session
+              const at = Date.now()
+              for (let j = 0; j < missing.length; j++) {
+                replies[missing[j]!] = values[j]!
+                if (keep && !flights[j]!.dirty) store.put(session, missingKeys[j]!, elementOf(missingKeys[j]!, binary), values[j]!, at)
+              }
+            } else {
+              const error = RedisError.failureOf(exit)
+              if (error !== undefined && (error.reason._tag === "Moved" || error.reason._tag === "Ask")) {
+                for (const key of missingKeys) store.dropSlot(session, ClusterSlot.keyslot(key))
+              }
+            }
+          })),
+        (values) =>
+          Array.isArray(values) && values.length === missing.length
+            ? decodeReply(command, replies)
+            // Not an array of one value per key: the command's own decoder
+            // says what is wrong with it.
+            : decodeReply(command, values)
+      )
+    }
+
     return { ...connection, send }
   }
 

@@ -251,6 +251,100 @@ describe("ClientCache", () => {
       assert.strictEqual(sent.length, 3)
     }))
 
+  it.effect("MGET key by key: hits from MGET's or GET's entries, one MGET of the misses, values in the caller's order", () =>
+    Effect.gen(function*() {
+      const { cache, connection, read, sent } = yield* setup()
+      yield* read("b", "from-get")
+      const first = yield* Effect.forkChild(connection.send(Commands.mget(["a", "b", "c"])))
+      yield* Effect.yieldNow
+      // "b" came from GET's entry: only the misses went out.
+      assert.deepStrictEqual(sent[1].args, ["MGET", "a", "c"])
+      Deferred.doneUnsafe(sent[1].reply, Exit.succeed(["1", null]))
+      assert.deepStrictEqual(yield* Fiber.join(first), [Option.some("1"), Option.some("from-get"), Option.none()])
+      // All three are hits now, a missing key included (MGET's nil is cached).
+      assert.deepStrictEqual(yield* connection.send(Commands.mget(["c", "a", "b", "a"])), [
+        Option.none(),
+        Option.some("1"),
+        Option.some("from-get"),
+        Option.some("1")
+      ])
+      assert.strictEqual(sent.length, 2)
+      assert.strictEqual(stats(cache).hits, 1 + 4)
+      assert.strictEqual(stats(cache).misses, 1 + 2)
+      // MGET's entries never answer a GET: MGET reads a key of another type
+      // as nil, where GET fails with WRONGTYPE.
+      const get = yield* Effect.forkChild(connection.send(Commands.get("a")))
+      yield* Effect.yieldNow
+      assert.deepStrictEqual(sent[2].args, ["GET", "a"])
+      Deferred.doneUnsafe(sent[2].reply, Exit.succeed("1"))
+      yield* Fiber.join(get)
+      // Bytes and strings are entries of their own.
+      const bytes = yield* Effect.forkChild(connection.send(Commands.mgetBytes(["a"])))
+      yield* Effect.yieldNow
+      assert.deepStrictEqual(sent[3].args, ["MGET", "a"])
+      Deferred.doneUnsafe(sent[3].reply, Exit.succeed([new Uint8Array([49])]))
+      assert.deepStrictEqual(yield* Fiber.join(bytes), [Option.some(new Uint8Array([49]))])
+    }))
+
+  it.effect("MGET: a key invalidated while the MGET is out is returned but not cached; the others are", () =>
+    Effect.gen(function*() {
+      const { connection, invalidate, sent } = yield* setup()
+      const fiber = yield* Effect.forkChild(connection.send(Commands.mget(["a", "b"])))
+      yield* Effect.yieldNow
+      invalidate(["b"])
+      Deferred.doneUnsafe(sent[0].reply, Exit.succeed(["1", "old"]))
+      assert.deepStrictEqual(yield* Fiber.join(fiber), [Option.some("1"), Option.some("old")])
+      const again = yield* Effect.forkChild(connection.send(Commands.mget(["a", "b"])))
+      yield* Effect.yieldNow
+      assert.deepStrictEqual(sent[1].args, ["MGET", "b"])
+      Deferred.doneUnsafe(sent[1].reply, Exit.succeed(["new"]))
+      assert.deepStrictEqual(yield* Fiber.join(again), [Option.some("1"), Option.some("new")])
+      // A null invalidation (a flush) during an MGET keeps none of it.
+      const flushed = yield* Effect.forkChild(connection.send(Commands.mget(["c", "d"])))
+      yield* Effect.yieldNow
+      invalidate(null)
+      Deferred.doneUnsafe(sent[2].reply, Exit.succeed(["3", "4"]))
+      yield* Fiber.join(flushed)
+      yield* Effect.forkChild(connection.send(Commands.mget(["c"])))
+      yield* Effect.yieldNow
+      assert.deepStrictEqual(sent[3].args, ["MGET", "c"])
+    }))
+
+  it.effect("MGET: opted out, a binary key, a key outside the broadcast prefixes or a failed reply: nothing cached", () =>
+    Effect.gen(function*() {
+      const { cache, connection, sent } = yield* setup({ mode: "broadcast", prefixes: ["user:"] })
+      const answer = (value: RespValue | RedisError.RedisError) =>
+        Effect.gen(function*() {
+          yield* Effect.yieldNow
+          const pending = sent[sent.length - 1]
+          Deferred.doneUnsafe(pending.reply, RedisError.isRedisError(value) ? Exit.fail(value) : Exit.succeed(value))
+        })
+      for (
+        const command of [
+          ClientCache.uncached(Commands.mget(["user:1"])),
+          Commands.mget(["user:1", new Uint8Array([1])]),
+          Commands.mget(["user:1", "other"])
+        ]
+      ) {
+        for (let i = 0; i < 2; i++) {
+          const fiber = yield* Effect.forkChild(Effect.exit(connection.send(command)))
+          yield* answer(command.keys.map(() => "v"))
+          assert.isTrue(Exit.isSuccess(yield* Fiber.join(fiber)))
+        }
+      }
+      assert.strictEqual(sent.length, 6)
+      const failed = yield* Effect.forkChild(Effect.exit(connection.send(Commands.mget(["user:2"]))))
+      yield* answer(RedisError.make(new RedisError.ConnectionError({ message: "lost" }), "Unknown", "MGET"))
+      assert.isTrue(Exit.isFailure(yield* Fiber.join(failed)))
+      // A reply that is not one value per key fails with the command's decoder, and is not kept.
+      const odd = yield* Effect.forkChild(Effect.exit(connection.send(Commands.mget(["user:3"]))))
+      yield* answer("not an array")
+      assert.isTrue(Exit.isFailure(yield* Fiber.join(odd)))
+      assert.strictEqual(stats(cache).entries, 0)
+      assert.isTrue(ClientCache.isCacheableMget(Commands.mget(["a", "b"])))
+      assert.isFalse(ClientCache.isCacheableMget(Commands.get("a")))
+    }))
+
   it("options are checked", () => {
     assert.strictEqual(ClientCache.problemOf({ maxEntries: 0 }), "cache.maxEntries must be a positive integer")
     assert.strictEqual(ClientCache.problemOf({ prefixes: ["a"] }), "cache.prefixes need mode \"broadcast\"")
