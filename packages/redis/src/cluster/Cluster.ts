@@ -103,7 +103,8 @@ export type Options =
     /**
      * How many nodes a topology refresh asks at once (default 3): it takes
      * the consensus of the first round that gives a usable view, so a
-     * refresh of a 100-node cluster costs 3 queries, not 100.
+     * refresh of a 100-node cluster costs 3 queries, not 100. A round with
+     * no usable view is followed by one twice as wide.
      */
     readonly topologySampleSize?: number | undefined
   }

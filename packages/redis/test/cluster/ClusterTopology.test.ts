@@ -126,8 +126,9 @@ describe("ClusterTopology startup", () => {
       assert.deepStrictEqual(snapshot.view, whole(7003))
       assert.strictEqual(snapshot.epoch, 1)
       assert.strictEqual(snapshot.trigger, "startup")
-      // It stopped at the node that answered, having tried no node twice.
-      assert.strictEqual(fake.calls[fake.calls.length - 1], "127.0.0.1:7003")
+      // It stopped at the round that held the node that answered (rounds of
+      // 1 then 2 nodes), having tried no node twice.
+      assert.include(fake.calls, "127.0.0.1:7003")
       assert.strictEqual(new Set(fake.calls).size, fake.calls.length)
       assert.isAtMost(fake.calls.length, 3)
       assert.strictEqual(snapshot.table.owner[0], 0)
@@ -287,6 +288,27 @@ describe("ClusterTopology consensus", () => {
       // Rounds are whole: 2 or 4 queries, never 3.
       assert.include([2, 4], fake.calls.length)
     }))
+  it.effect("every node down: all are asked, in rounds that double (3, 6, 12, 9 of 30), then one error", () =>
+    Effect.gen(function*() {
+      const ports = Array.from({ length: 30 }, (_, i) => 7001 + i)
+      // Each refusal takes a second: the rounds are counted in seconds.
+      const fake = fakeQuery((a) => Effect.andThen(Effect.sleep("1 second"), Effect.fail(refused(a.port))))
+      const fiber = yield* Effect.forkChild(Effect.flip(ClusterTopology.make({
+        startupNodes: ports.map(at),
+        query: fake.query,
+        dynamicStartupNodes: false
+      })))
+      const asked: Array<number> = []
+      for (let second = 0; second < 30 && fiber.pollUnsafe() === undefined; second++) {
+        yield* settle
+        asked.push(fake.calls.length)
+        yield* TestClock.adjust(1000)
+      }
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error.reason._tag, "ConnectionError")
+      assert.deepStrictEqual(asked, [3, 9, 21, 30])
+      assert.strictEqual(new Set(fake.calls).size, 30)
+    }).pipe(Effect.scoped))
 })
 
 // -----------------------------------------------------------------------------
