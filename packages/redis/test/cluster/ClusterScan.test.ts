@@ -117,6 +117,22 @@ const keysOn = (low: boolean, n: number) => {
   return out
 }
 
+/**
+ * Runs the whole scan, moving the TestClock on (a round after the first
+ * waits 50 ms), and checks that no key came twice.
+ */
+const scanOnce = (cluster: ReturnType<typeof fakeCluster>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(Stream.runCollect(cluster.scan()))
+    for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) {
+      for (let j = 0; j < 10; j++) yield* Effect.yieldNow
+      yield* TestClock.adjust(50)
+    }
+    const seen = yield* Fiber.join(fiber)
+    assert.strictEqual(new Set(seen).size, seen.length, `a key was emitted twice: ${seen.join(",")}`)
+    return seen
+  })
+
 describe("ClusterScan", () => {
   it.effect("every key of every primary, once", () =>
     Effect.gen(function*() {
@@ -146,14 +162,7 @@ describe("ClusterScan", () => {
         cluster.migrating.clear()
         cluster.setView(split([slot]))
       })
-      const fiber = yield* Effect.forkChild(Stream.runCollect(cluster.scan()))
-      // A round after the first waits 50 ms first.
-      for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) {
-        for (let j = 0; j < 10; j++) yield* Effect.yieldNow
-        yield* TestClock.adjust(50)
-      }
-      const seen = yield* Fiber.join(fiber)
-      assert.strictEqual(new Set(seen).size, seen.length, `a key was emitted twice: ${seen.join(",")}`)
+      const seen = yield* scanOnce(cluster)
       assert.include(seen, low[0])
       assert.include(seen, `{${low[0]}}:new`)
       assert.strictEqual(seen.length, 6 + 3 + 1)
@@ -179,13 +188,7 @@ describe("ClusterScan", () => {
       cluster.onRefresh((n) => {
         if (n === 2) cluster.setView(split([slot]))
       })
-      const fiber = yield* Effect.forkChild(Stream.runCollect(cluster.scan()))
-      for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) {
-        for (let j = 0; j < 10; j++) yield* Effect.yieldNow
-        yield* TestClock.adjust(50)
-      }
-      const seen = yield* Fiber.join(fiber)
-      assert.strictEqual(new Set(seen).size, seen.length, `a key was emitted twice: ${seen.join(",")}`)
+      const seen = yield* scanOnce(cluster)
       assert.include(seen, `{${low[0]}}:new`)
       assert.strictEqual(seen.length, 6 + 3 + 1)
     }))
