@@ -22,10 +22,12 @@
  *
  * Before any of that, a planned failover announces the replica it will
  * promote (`+selected-slave`): from then the backend holds writes (reads go
- * on), confirms with `WAIT` that the replicas have what the old primary
- * acknowledged, and watches the chosen replica until it answers as primary,
- * so no write reaches the old primary after the replica stopped following
- * it (`failoverHold`; docs/GUARANTEES.md, promise 17).
+ * on), confirms that the chosen replica has what the old primary
+ * acknowledged (`WAIT`, then its offset in the primary's `ROLE`; a write
+ * acknowledged during the hold that it did not confirm fails `Unknown`),
+ * and watches the chosen replica until it answers as primary, so no write
+ * reaches the old primary after the replica stopped following it
+ * (`failoverHold`; docs/GUARANTEES.md, promise 17).
  *
  * It does not ask the sentinels itself (`SentinelDiscovery` does), and does
  * not make the server's asynchronous replication safe: writes acknowledged
@@ -533,11 +535,12 @@ interface Switchboard {
   /** The primary in use, or the next verified one (bounded by `switchTimeout`). */
   readonly awaitPrimary: Effect.Effect<Node, RedisError.RedisError>
   /**
-   * While holding: done once the primary's replicas confirmed what it
-   * acknowledged before the hold (`WAIT`). A write acknowledged then is
-   * reported only after this.
+   * While holding: `true` once the replica being promoted confirmed what
+   * the primary had acknowledged when the hold began, `false` when it did
+   * not in time (it was promoted first, say). A write acknowledged during
+   * the hold is reported only after this, and only as a success on `true`.
    */
-  barrier: Deferred.Deferred<void>
+  barrier: Deferred.Deferred<boolean>
   /** Holds to carry out (barrier and watch), taken by the hold runner. */
   readonly holds: Queue.Queue<Hold>
   readonly pubsub: PubSub.PubSub
@@ -709,10 +712,50 @@ const makeReconciler = (
 // the shell: holding writes while the sentinels promote a replica
 // -----------------------------------------------------------------------------
 
-/** How long `WAIT` may take to confirm the old primary's last writes on its replicas. */
+/** How long one `WAIT` for the old primary's last writes may take. */
 const BARRIER_MILLIS = 100
+/** How long the replica being promoted has to confirm them, in all. */
+const BARRIER_BOUND_MILLIS = 1000
 /** How often the replica being promoted is asked `ROLE` during a hold. */
 const WATCH_MILLIS = 20
+
+/**
+ * Whether `replica` (the one being promoted) has every write sent so far on
+ * the old primary's connection that `send` writes to.
+ *
+ * `WAIT` counts the replicas that have every write sent on its connection;
+ * the chosen replica must be one of them. So: as many replicas as `ROLE`
+ * listed, the chosen one among them, and still listed after the `WAIT`. The
+ * chosen replica missing from the list means it stopped following
+ * (promoted already): not confirmed. A `WAIT` that counts fewer is asked
+ * again until the bound (1 s), and then it is not confirmed. Counting alone
+ * is not enough: one replica confirming may be the one that stays, not the
+ * one being promoted. Never fails: an error is "not confirmed".
+ *
+ * @category internals
+ * @since 0.1.0
+ */
+export const confirmedBy = (
+  send: <A>(command: Command<A>) => Effect.Effect<A, RedisError.RedisError>,
+  replica: RedisConfig.Endpoint
+): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    if (replica._tag !== "Tcp") return false
+    const listed = (role: Commands.ServerRole) =>
+      role.role === "master" && role.replicas.some((r) => r.port === replica.port && r.host === replica.host)
+    const before = yield* send(Commands.role())
+    if (!listed(before)) return false
+    const replicas = (before as Extract<Commands.ServerRole, { role: "master" }>).replicas.length
+    while (true) {
+      const acked = yield* send(Commands.wait(replicas, BARRIER_MILLIS))
+      if (!listed(yield* send(Commands.role()))) return false
+      if (acked >= replicas) return true
+    }
+  }).pipe(
+    Effect.timeoutOption(Duration.millis(BARRIER_BOUND_MILLIS)),
+    Effect.map((result) => result._tag === "Some" && result.value),
+    Effect.orElseSucceed(() => false)
+  )
 
 // One hold at a time, on a fiber of the layer's scope: confirm what the old
 // primary acknowledged before the hold, then watch the chosen replica.
@@ -723,21 +766,13 @@ const runHolds = (
   failoverHold: Duration.Duration
 ) => {
   const holding = (since: number) => board.state._tag === "Holding" && board.state.evidence.at === since
-  // `WAIT` goes on the shared connection after every write already sent
-  // there, so it counts them; every replica the primary has, since any of
-  // them may be the one promoted. Its answer is not checked: a replica
-  // that did not confirm within the bound is the server's asynchronous
-  // replication, as before the hold.
+  // Settles the hold's barrier: what the old primary acknowledged is a
+  // success only if the chosen replica confirmed it.
   const barrier = (hold: Hold) =>
-    Effect.gen(function*() {
-      const role = yield* hold.primary.shared.send(Commands.role())
-      const replicas = role.role === "master" ? role.replicas.length : 0
-      if (replicas > 0) yield* hold.primary.shared.send(Commands.wait(replicas, BARRIER_MILLIS))
-    }).pipe(
-      Effect.timeout(Duration.millis(10 * BARRIER_MILLIS)),
-      Effect.ignore,
-      Effect.ensuring(Effect.suspend(() => Deferred.done(board.barrier, Exit.void)))
-    )
+    Effect.flatMap(
+      confirmedBy((command) => hold.primary.shared.send(command), hold.replica),
+      (ok) => Effect.suspend(() => Deferred.succeed(board.barrier, ok))
+    ).pipe(Effect.onInterrupt(() => Effect.suspend(() => Deferred.succeed(board.barrier, false))))
   const watch = (hold: Hold) =>
     Effect.gen(function*() {
       const until = hold.since + Duration.toMillis(failoverHold)
@@ -782,19 +817,36 @@ const isInUse = (board: Switchboard, n: Node) => {
   return (s._tag === "Serving" || s._tag === "Holding") && s.primary === n
 }
 
-// Writes `n` acknowledged while writes are held are reported once the
-// replicas confirmed them (the hold's barrier): the replica being promoted
-// has them, so the switch cannot lose them. Outside a hold this is one
-// state check per pipeline.
-const afterBarrier = <A, E>(
+// A write the old primary acknowledged during a hold that the replica being
+// promoted did not confirm: it may be on the new primary or not.
+const unconfirmedReply = (n: Node, command: Command<unknown>) =>
+  RedisError.make(
+    new RedisError.ConnectionError({
+      message: `${n.address} acknowledged this write while a replica was being promoted in its place, ` +
+        `and that replica did not confirm it: it may be lost`,
+      address: n.address
+    }),
+    "Unknown",
+    command.name
+  )
+
+// Writes `n` acknowledged while writes are held are reported once the hold's
+// barrier has settled: as successes when the replica being promoted
+// confirmed them (the switch cannot lose them), as `Unknown` otherwise.
+// Outside a hold this is one state check per pipeline.
+const afterBarrier = <E>(
   board: Switchboard,
   n: Node,
-  sent: Effect.Effect<A, E>,
+  sent: Effect.Effect<Exits, E>,
   commands: ReadonlyArray<Command<unknown>>
-): Effect.Effect<A, E> =>
-  Effect.tap(sent, () => {
+): Effect.Effect<Exits, E> =>
+  Effect.flatMap(sent, (exits) => {
     const s = board.state
-    return s._tag === "Holding" && s.primary === n && commands.some(isWrite) ? Deferred.await(board.barrier) : Effect.void
+    if (!(s._tag === "Holding" && s.primary === n && commands.some(isWrite))) return Effect.succeed(exits)
+    return Effect.map(Deferred.await(board.barrier), (ok) =>
+      ok
+        ? exits
+        : exits.map((e, i) => Exit.isSuccess(e) && isWrite(commands[i]) ? Exit.fail(unconfirmedReply(n, commands[i])) : e))
   })
 
 // A pipeline goes to one primary. When none of it can have run there (every
@@ -832,7 +884,12 @@ const commandPaths = (board: Switchboard, retry: Schedule.Schedule<unknown, Redi
         const s = board.state
         if (s._tag === "Serving" && s.primary === n) return Effect.succeed(a)
         if (s._tag === "Holding" && s.primary === n) {
-          return isWrite(command) ? Effect.as(Deferred.await(board.barrier), a) : Effect.succeed(a)
+          return isWrite(command)
+            ? Effect.flatMap(
+              Deferred.await(board.barrier),
+              (ok) => ok ? Effect.succeed(a) : Effect.fail(unconfirmedReply(n, command))
+            )
+            : Effect.succeed(a)
         }
         return Effect.fail(demotedReply(n, command))
       },
