@@ -1,10 +1,12 @@
 /**
- * `node bench/cache.ts [--rounds 3] [--ops 400000]`: client-side caching,
- * side by side in one run.
+ * `node bench/cache.ts [--rounds 3] [--ops 400000] [--command get|mget]`:
+ * client-side caching, side by side in one run.
  *
  * On one embedded redis-server (with `@redis-effect/testing`), a hot set of
  * 1,000 keys of 32 B. Each round runs, each in its own process and in a
- * rotating order, 100 GETs in flight over the hot set for:
+ * rotating order, 100 GETs in flight over the hot set (with `--command
+ * mget`, 100 MGETs of 10 consecutive hot keys: redis-effect caches them key
+ * by key, node-redis each MGET as a whole) for:
  *
  * - `redis-effect`: no cache (`concurrent-get` of `npm run bench`);
  * - `redis-effect-cached`: `cache: {}` (RESP3 CLIENT TRACKING);
@@ -37,6 +39,10 @@ const arg = (name: string, fallback: string) => {
 }
 
 const hotKey = (i: number) => `hot:${i % HOT}`
+const MGET_KEYS = 10
+const hotKeys = (i: number) => Array.from({ length: MGET_KEYS }, (_, j) => hotKey(i + j))
+const command = arg("command", "get")
+if (command !== "get" && command !== "mget") throw new Error(`--command must be get or mget, not ${command}`)
 
 interface Sample {
   readonly opsPerSec: number
@@ -62,7 +68,8 @@ const measure = async (variant: Variant, port: number, ops: number): Promise<Sam
     return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const redis = (yield* Layer.build(layer)).mapUnsafe.get(Redis.Redis.key) as Redis.RedisShape
       const run = (n: number) =>
-        Effect.runPromise(Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => redis.get(hotKey(i)), {
+        Effect.runPromise(Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) =>
+          command === "get" ? Effect.asVoid(redis.get(hotKey(i))) : Effect.asVoid(redis.mget(hotKeys(i))), {
           concurrency: IN_FLIGHT,
           discard: true
         }))
@@ -79,7 +86,7 @@ const measure = async (variant: Variant, port: number, ops: number): Promise<Sam
   const run = async (n: number) => {
     let next = 0
     await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < n) await client.get(hotKey(next++))
+      while (next < n) await (command === "get" ? client.get(hotKey(next++)) : client.mGet(hotKeys(next++)))
     }))
   }
   const sample = await timed(run)
@@ -91,7 +98,7 @@ const inChild = (variant: Variant, port: number, ops: number): Promise<Sample> =
   new Promise((resolve, reject) => {
     ChildProcess.execFile(
       process.execPath,
-      [import.meta.filename, "--worker", variant, "--port", String(port), "--ops", String(ops)],
+      [import.meta.filename, "--worker", variant, "--port", String(port), "--ops", String(ops), "--command", command],
       { maxBuffer: 1 << 20 },
       (error, stdout) => (error === null ? resolve(JSON.parse(stdout.trim().split("\n").pop()!)) : reject(error))
     )
@@ -135,7 +142,8 @@ const main = Effect.gen(function*() {
   const server = yield* RedisServer.make()
   yield* server.cli("DEBUG", "POPULATE", String(Math.max(HOT, 1_000_000)), "key", "32")
   for (let i = 0; i < HOT; i++) yield* server.cli("SET", hotKey(i), "x".repeat(32))
-  console.log(`redis-server on ${server.port}; ${rounds} rounds of ${ops} GETs, ${IN_FLIGHT} in flight over ${HOT} hot keys`)
+  const what = command === "get" ? "GETs" : `MGETs of ${MGET_KEYS} keys`
+  console.log(`redis-server on ${server.port}; ${rounds} rounds of ${ops} ${what}, ${IN_FLIGHT} in flight over ${HOT} hot keys`)
   const samples = new Map<Variant, Array<Sample>>(VARIANTS.map((v) => [v, []]))
   for (let round = 0; round < rounds; round++) {
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!)
@@ -157,6 +165,7 @@ const main = Effect.gen(function*() {
   }
   console.log(`\ncached / uncached (redis-effect): ${(med("redis-effect-cached") / med("redis-effect")).toFixed(2)}x`)
   console.log(`redis-effect cached / node-redis cached: ${(med("redis-effect-cached") / med("node-redis-cached")).toFixed(2)}x`)
+  if (command === "mget") return
   const memory = yield* Effect.scoped(memoryBound(server.port))
   console.log(
     `\nmemory: 1,000,000 distinct keys read with maxBytes ${memory.maxBytes}: cache peak ${memory.peakCache} bytes, ` +

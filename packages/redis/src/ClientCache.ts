@@ -40,8 +40,8 @@
  * `broadcast` mode only keys under the given prefixes are cached (the
  * server invalidates nothing else).
  *
- * MGET is cached per key (`cacheMget`): each key is served from its own
- * entry, or from the key's GET entry (GET and MGET agree wherever GET
+ * MGET is cached per key (`isCacheableMget`): each key is served from its
+ * own entry, or from the key's GET entry (GET and MGET agree wherever GET
  * succeeds), and one MGET of the keys that missed goes to the server. The
  * per-key entries are MGET's own: MGET reads a key of another type as nil
  * where GET fails with WRONGTYPE, so a GET is never served from them. The

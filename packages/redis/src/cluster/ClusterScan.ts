@@ -7,12 +7,13 @@
  * walk began, and a slot counts as done only when, at the end of that walk,
  * that node's own `CLUSTER NODES` line still claims it and does not show it
  * migrating. The node's own line, not the topology: the topology is what a
- * majority of nodes believe, and they learn of a finished move by gossip. Slots that moved or were migrating
- * are scanned again on their owner in the next round. Keys emitted from a
- * slot that is not settled yet are remembered, per slot, so a key that moved
- * is not emitted twice (nor one that SCAN itself repeats); a slot's keys are
- * forgotten once it is settled. Memory: the keys of the node being walked,
- * not of the whole key space.
+ * majority of nodes believe, and they learn of a finished move by gossip.
+ * Slots that moved or were migrating are scanned again on their owner in
+ * the next round. Keys emitted from a slot that is not settled yet are
+ * remembered, per slot, so a key that moved is not emitted twice (nor one
+ * that SCAN itself repeats); a slot's keys are forgotten once it is
+ * settled. Memory: the keys of the node being walked, not of the whole key
+ * space.
  *
  * Each page is one `send` to one node (no redirects: a primary answers SCAN
  * for the keys it holds). Nothing here routes a command by its key.

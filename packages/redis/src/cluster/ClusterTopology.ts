@@ -12,9 +12,9 @@
  * followed by one twice as wide, so a refresh among many dead nodes takes a
  * few rounds, not one per `sampleSize` nodes. Startup nodes are shuffled
  * with the last failing node tried last, so many clients do not stampede
- * one node. Every finished refresh is
- * published on `refreshes` with its trigger and the snapshots before and
- * after it (the cluster's topology events are derived from these).
+ * one node. Every finished refresh is published on `refreshes` with its
+ * trigger and the snapshots before and after it (the cluster's topology
+ * events are derived from these).
  *
  * A `MOVED` reply patches one slot at once (`patchSlot`) until the next
  * refresh replaces the table. Background refreshes (`requestRefresh`, the

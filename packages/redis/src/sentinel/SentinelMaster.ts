@@ -23,8 +23,9 @@
  * Before any of that, a planned failover announces the replica it will
  * promote (`+selected-slave`): from then the backend holds writes (reads go
  * on), confirms that the chosen replica has what the old primary
- * acknowledged (`WAIT`, then its offset in the primary's `ROLE`; a write
- * acknowledged during the hold that it did not confirm fails `Unknown`),
+ * acknowledged (`WAIT` counting every replica, the chosen one still listed
+ * by `ROLE`; a write acknowledged during the hold that it did not confirm
+ * fails `Unknown`),
  * and watches the chosen replica until it answers as primary, so no write
  * reaches the old primary after the replica stopped following it
  * (`failoverHold`; docs/GUARANTEES.md, promise 17).
