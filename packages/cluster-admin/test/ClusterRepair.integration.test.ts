@@ -181,7 +181,9 @@ describe("ClusterAdmin repair and inspection", () => {
         const after = yield* ClusterAdmin.checkOrFail(seed)
         const ownerOf = after.primaries.find((p) => p.ranges.some(([x, y]) => slot >= x && slot <= y))!
         assert.strictEqual(ownerOf.id, owner.id, "given back to the node holding its keys")
-        assert.strictEqual(yield* serverAt(servers, owner.address).cli("CLUSTER", "COUNTKEYSINSLOT", String(slot)), "2")
+        // Its keys are there (not a count of the slot's keys: the tests of this
+        // group share one cluster, and another may have written to the slot).
+        for (const k of keys) assert.strictEqual(yield* serverAt(servers, owner.address).cli("GET", k), k)
         yield* expectCliOk(seed)
       }).pipe(Effect.provide(NodeTransport.layer)), { timeout: 60_000 })
 
