@@ -525,6 +525,11 @@ export const transition = <N extends Primary, G>(state: MasterState<N, G>, input
 type Gate = Deferred.Deferred<Node, RedisError.RedisError>
 type Publish = Extract<Action<Node, Gate>, { readonly _tag: "Publish" }>
 type Hold = Extract<Action<Node, Gate>, { readonly _tag: "Hold" }>
+/** A hold to carry out, with the barrier its writes wait on. */
+interface HoldRun {
+  readonly hold: Hold
+  readonly barrier: Deferred.Deferred<boolean>
+}
 
 interface Switchboard {
   /** The one state value; only `apply` writes it. */
@@ -543,7 +548,7 @@ interface Switchboard {
    */
   barrier: Deferred.Deferred<boolean>
   /** Holds to carry out (barrier and watch), taken by the hold runner. */
-  readonly holds: Queue.Queue<Hold>
+  readonly holds: Queue.Queue<HoldRun>
   readonly pubsub: PubSub.PubSub
 }
 
@@ -552,7 +557,7 @@ const makeSwitchboard = (
   holds: boolean,
   switchTimeout: Duration.Duration,
   cues: Cues,
-  holdQueue: Queue.Queue<Hold>
+  holdQueue: Queue.Queue<HoldRun>
 ): Switchboard => {
   const awaitPrimary: Effect.Effect<Node, RedisError.RedisError> = Effect.suspend(() => {
     let s = board.state
@@ -590,8 +595,9 @@ const makeSwitchboard = (
           follower.retire(action.primary, true)
           break
         case "Hold":
+          // Settled by this hold's run only: a later hold gets its own.
           board.barrier = Deferred.makeUnsafe()
-          Queue.offerUnsafe(board.holds, action)
+          Queue.offerUnsafe(board.holds, { hold: action, barrier: board.barrier })
           break
         case "Cue":
           cues.cue(action.urgent, action.hint, action.reason)
@@ -769,11 +775,11 @@ const runHolds = (
   const holding = (since: number) => board.state._tag === "Holding" && board.state.evidence.at === since
   // Settles the hold's barrier: what the old primary acknowledged is a
   // success only if the chosen replica confirmed it.
-  const barrier = (hold: Hold) =>
+  const barrier = ({ barrier, hold }: HoldRun) =>
     Effect.flatMap(
       confirmedBy((command) => hold.primary.shared.send(command), hold.replica),
-      (ok) => Effect.suspend(() => Deferred.succeed(board.barrier, ok))
-    ).pipe(Effect.onInterrupt(() => Effect.suspend(() => Deferred.succeed(board.barrier, false))))
+      (ok) => Deferred.succeed(barrier, ok)
+    ).pipe(Effect.onInterrupt(() => Deferred.succeed(barrier, false)))
   const watch = (hold: Hold) =>
     Effect.gen(function*() {
       const until = hold.since + Duration.toMillis(failoverHold)
@@ -789,8 +795,8 @@ const runHolds = (
         yield* Effect.sleep(WATCH_MILLIS)
       }
     })
-  return Effect.forever(Effect.flatMap(Queue.take(board.holds), (hold) =>
-    Effect.all([barrier(hold), watch(hold)], { concurrency: 2, discard: true })))
+  return Effect.forever(Effect.flatMap(Queue.take(board.holds), (run) =>
+    Effect.all([barrier(run), watch(run.hold)], { concurrency: 2, discard: true })))
 }
 
 // -----------------------------------------------------------------------------
@@ -961,7 +967,7 @@ export const make = (
       Duration.isGreaterThan(failoverHold, Duration.zero),
       switchTimeout,
       cues,
-      yield* Queue.unbounded<Hold>()
+      yield* Queue.unbounded<HoldRun>()
     )
     const nodes = yield* makeNodes(data, options, () => cues.cue(false, undefined, "the primary's connection dropped"))
     const topology = yield* EffectPubSub.unbounded<TopologyEvent.TopologyEvent>()
