@@ -118,6 +118,27 @@ const keysOn = (low: boolean, n: number) => {
 }
 
 /**
+ * Six keys on 7001 and three on 7002; `moveKeys` moves the slot of the
+ * first 7001 key to 7002 with that key (emitted already when a walk of 7001
+ * ends) and a new key of the slot, and `during` calls it, once, as 7001's
+ * walk ends.
+ */
+const slotMovingOff7001 = (during: (moveKeys: () => void) => void) => {
+  const low = keysOn(true, 6)
+  const slot = ClusterSlot.keyslot(low[0])
+  const added = `{${low[0]}}:new`
+  const cluster = fakeCluster([...low, ...keysOn(false, 3)])
+  cluster.onWalkEnd((port) => {
+    if (port !== 7001 || cluster.store.get(low[0]) === 7002) return
+    during(() => {
+      cluster.store.set(low[0], 7002)
+      cluster.store.set(added, 7002)
+    })
+  })
+  return { cluster, slot, moved: low[0], added }
+}
+
+/**
  * Runs the whole scan, moving the TestClock on (a round after the first
  * waits 50 ms), and checks that no key came twice.
  */
@@ -145,16 +166,11 @@ describe("ClusterScan", () => {
 
   it.effect("a slot migrating at the end of its node's walk is walked again on its new owner, no key twice", () =>
     Effect.gen(function*() {
-      const low = keysOn(true, 6)
-      const slot = ClusterSlot.keyslot(low[0])
-      const cluster = fakeCluster([...low, ...keysOn(false, 3)])
-      cluster.onWalkEnd((port) => {
-        if (port !== 7001 || cluster.migrating.size > 0 || cluster.store.get(low[0]) === 7002) return
-        // While 7001 finishes its walk, the slot starts migrating: its key
-        // already emitted moves to 7002, and a new key of the slot lands there.
+      // While 7001 finishes its walk, the slot starts migrating: its key
+      // already emitted moves to 7002, and a new key of the slot lands there.
+      const { added, cluster, moved, slot } = slotMovingOff7001((moveKeys) => {
         cluster.migrating.set(slot, "b7002")
-        cluster.store.set(low[0], 7002)
-        cluster.store.set(`{${low[0]}}:new`, 7002)
+        moveKeys()
       })
       // The first refresh plans the second round, after the migration finished.
       cluster.onRefresh((n) => {
@@ -163,8 +179,8 @@ describe("ClusterScan", () => {
         cluster.setView(split([slot]))
       })
       const seen = yield* scanOnce(cluster)
-      assert.include(seen, low[0])
-      assert.include(seen, `{${low[0]}}:new`)
+      assert.include(seen, moved)
+      assert.include(seen, added)
       assert.strictEqual(seen.length, 6 + 3 + 1)
       // The second round walked only 7002, for the one slot.
       assert.isTrue(cluster.scans.filter((s) => s === "7002:0").length >= 2)
@@ -172,16 +188,11 @@ describe("ClusterScan", () => {
 
   it.effect("a slot that moved away during its node's walk is walked again though the topology has not heard yet", () =>
     Effect.gen(function*() {
-      const low = keysOn(true, 6)
-      const slot = ClusterSlot.keyslot(low[0])
-      const cluster = fakeCluster([...low, ...keysOn(false, 3)])
-      cluster.onWalkEnd((port) => {
-        if (port !== 7001 || cluster.store.get(low[0]) === 7002) return
-        // The whole move happens during 7001's walk: its keys (one already
-        // emitted, one new) are on 7002, 7001 and 7002 say so, and the
-        // topology, a majority of nodes learning by gossip, still says 7001.
-        cluster.store.set(low[0], 7002)
-        cluster.store.set(`{${low[0]}}:new`, 7002)
+      // The whole move happens during 7001's walk: its keys (one already
+      // emitted, one new) are on 7002, 7001 and 7002 say so, and the
+      // topology, a majority of nodes learning by gossip, still says 7001.
+      const { added, cluster, slot } = slotMovingOff7001((moveKeys) => {
+        moveKeys()
         cluster.setNodesView(split([slot]))
       })
       // Gossip reaches the majority by the second refresh.
@@ -189,7 +200,7 @@ describe("ClusterScan", () => {
         if (n === 2) cluster.setView(split([slot]))
       })
       const seen = yield* scanOnce(cluster)
-      assert.include(seen, `{${low[0]}}:new`)
+      assert.include(seen, added)
       assert.strictEqual(seen.length, 6 + 3 + 1)
     }))
 
