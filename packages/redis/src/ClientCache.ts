@@ -339,6 +339,25 @@ class Store {
     // they are not kept, since the session that read them is gone.
   }
 
+  // A read of `key` goes out as `tag`; concurrent misses of the same tag may
+  // join it, and an invalidation of the key marks it dirty.
+  startFlight(key: string, tag: string): Flight {
+    const flight: Flight = { dirty: false, waiters: [] }
+    let byKey = this.flights.get(key)
+    if (byKey === undefined) this.flights.set(key, byKey = new Map())
+    byKey.set(tag, flight)
+    return flight
+  }
+
+  // The read is answered: later misses start their own (unless an
+  // invalidation already replaced it).
+  endFlight(key: string, tag: string, flight: Flight): void {
+    const byKey = this.flights.get(key)
+    if (byKey?.get(tag) !== flight) return
+    byKey.delete(tag)
+    if (byKey.size === 0) this.flights.delete(key)
+  }
+
   dropSlot(session: Session, slot: number): void {
     for (const entry of this.entries()) {
       if (entry.session === session && ClusterSlot.keyslot(entry.key) === slot) this.drop(entry)
@@ -463,6 +482,12 @@ const signatureOf = (command: Command<unknown>): string => {
     sig += typeof arg === "string" ? arg : typeof arg === "number" ? String(arg) : Buffer.from(arg).toString("latin1")
   }
   return sig
+}
+
+// A read refused with MOVED/ASK: its slot is served elsewhere now.
+const redirected = (exit: Exit.Exit<unknown, RedisError.RedisError>): boolean => {
+  const error = RedisError.failureOf(exit)
+  return error !== undefined && (error.reason._tag === "Moved" || error.reason._tag === "Ask")
 }
 
 // What a reply holds, roughly, in bytes.
@@ -593,8 +618,7 @@ export const track = (cache: ClientCache): Tracked => {
       }
       store.misses++
       const flightKey = `${session.id}${signatureOf(command)}`
-      let flights = store.flights.get(key)
-      const joined = flights?.get(flightKey)
+      const joined = store.flights.get(key)?.get(flightKey)
       if (joined !== undefined) {
         return Effect.flatMap(
           Effect.callback<RespValue, RedisError.RedisError>((resume) => {
@@ -603,26 +627,16 @@ export const track = (cache: ClientCache): Tracked => {
           (reply) => decodeReply(command, reply)
         )
       }
-      const flight: Flight = { dirty: false, waiters: [] }
-      if (flights === undefined) store.flights.set(key, flights = new Map())
-      flights.set(flightKey, flight)
+      const flight = store.startFlight(key, flightKey)
       const raw = Cmd.unsafeMake(command.name, command.args, command.keys, command.flags, Cmd.Reply.raw, command.binary)
       return Effect.flatMap(
         Effect.onExit(connection.send(raw), (exit) =>
           Effect.sync(() => {
-            const own = store.flights.get(key)
-            if (own?.get(flightKey) === flight) {
-              own.delete(flightKey)
-              if (own.size === 0) store.flights.delete(key)
-            }
+            store.endFlight(key, flightKey, flight)
             if (Exit.isSuccess(exit)) {
               if (!flight.dirty && session.alive && current === session) store.put(session, key, command, exit.value, Date.now())
-            } else {
-              const reason = exit.cause.reasons[0]
-              const error = reason?._tag === "Fail" ? reason.error : undefined
-              if (error !== undefined && (error.reason._tag === "Moved" || error.reason._tag === "Ask")) {
-                store.dropSlot(session, ClusterSlot.keyslot(key))
-              }
+            } else if (redirected(exit)) {
+              store.dropSlot(session, ClusterSlot.keyslot(key))
             }
             for (const waiter of flight.waiters) waiter(exit)
           })),
@@ -651,27 +665,13 @@ export const track = (cache: ClientCache): Tracked => {
       // One flight per missing key, joined by nobody: it only learns whether
       // an invalidation of its key arrived while the MGET was out.
       const tag = `${session.id}\u0001mget${flightSeq++}`
-      const flights = missing.map((i) => {
-        const key = keys[i]!
-        const flight: Flight = { dirty: false, waiters: [] }
-        let byKey = store.flights.get(key)
-        if (byKey === undefined) store.flights.set(key, byKey = new Map())
-        byKey.set(tag, flight)
-        return flight
-      })
       const missingKeys = missing.map((i) => keys[i]!)
+      const flights = missingKeys.map((key) => store.startFlight(key, tag))
       const raw = Cmd.unsafeMake("MGET", ["MGET", ...missingKeys], missingKeys, command.flags, Cmd.Reply.raw, binary)
       return Effect.flatMap(
         Effect.onExit(connection.send(raw), (exit) =>
           Effect.sync(() => {
-            for (let j = 0; j < missing.length; j++) {
-              const key = missingKeys[j]!
-              const own = store.flights.get(key)
-              if (own?.get(tag) === flights[j]) {
-                own.delete(tag)
-                if (own.size === 0) store.flights.delete(key)
-              }
-            }
+            for (let j = 0; j < missing.length; j++) store.endFlight(missingKeys[j]!, tag, flights[j]!)
             if (Exit.isSuccess(exit)) {
               const values = exit.value
               if (!Array.isArray(values) || values.length !== missing.length) return
@@ -681,11 +681,8 @@ export const track = (cache: ClientCache): Tracked => {
                 replies[missing[j]!] = values[j]!
                 if (keep && !flights[j]!.dirty) store.put(session, missingKeys[j]!, elementOf(missingKeys[j]!, binary), values[j]!, at)
               }
-            } else {
-              const error = RedisError.failureOf(exit)
-              if (error !== undefined && (error.reason._tag === "Moved" || error.reason._tag === "Ask")) {
-                for (const key of missingKeys) store.dropSlot(session, ClusterSlot.keyslot(key))
-              }
+            } else if (redirected(exit)) {
+              for (const slot of new Set(missingKeys.map(ClusterSlot.keyslot))) store.dropSlot(session, slot)
             }
           })),
         (values) =>
