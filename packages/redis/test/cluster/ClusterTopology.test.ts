@@ -288,6 +288,7 @@ describe("ClusterTopology consensus", () => {
       // Rounds are whole: 2 or 4 queries, never 3.
       assert.include([2, 4], fake.calls.length)
     }))
+
   it.effect("every node down: all are asked, in rounds that double (3, 6, 12, 9 of 30), then one error", () =>
     Effect.gen(function*() {
       const ports = Array.from({ length: 30 }, (_, i) => 7001 + i)
